@@ -1,0 +1,17 @@
+/**
+ * @file peerop/peerop.h
+ * @brief The umbrella header: include this one.
+ *
+ * libpeerop: list+watch that never loses an event, a controller runtime, and
+ * peer pinging over an embedded HTTP server, over a Kubernetes client.
+ */
+#ifndef PEEROP_H
+#define PEEROP_H
+
+#include <peerop/common.h>
+#include <peerop/version.h>
+#include <peerop/error.h>
+#include <peerop/log.h>
+#include <peerop/global.h>
+
+#endif /* PEEROP_H */

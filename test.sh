@@ -1,0 +1,48 @@
+#!/bin/sh
+# Quick start, command 2: install what is missing, build with -Werror and
+# AddressSanitizer + UndefinedBehaviorSanitizer, and run every test.
+#
+#   ./test.sh            (as root on Debian 12, or with sudo available)
+#
+# Builds out of tree in _build/test. `make distcheck` then checks the
+# tarball: it builds, tests, installs and builds a consumer against the
+# installed library with pkg-config alone.
+set -eu
+top=$(cd "$(dirname "$0")" && pwd)
+cd "$top"
+jobs=$(nproc 2>/dev/null || echo 2)
+
+"$top/scripts/install-deps.sh" test
+PEEROP_TOOLS_DIR=${PEEROP_TOOLS_DIR:-$top/.tools}
+PATH="$PEEROP_TOOLS_DIR/bin:$PATH"
+export PEEROP_TOOLS_DIR PATH
+
+[ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi >/dev/null
+
+build="$top/_build/test"
+mkdir -p "$build"
+cd "$build"
+if [ ! -f Makefile ] || [ "$top/configure" -nt config.status ]; then
+	"$top/configure" -q --enable-werror --enable-sanitizers=address,undefined
+fi
+
+show_failures() {
+	for f in $(find . -name test-suite.log); do
+		echo "==== $f" >&2
+		cat "$f" >&2
+	done
+}
+
+make -j"$jobs" >/dev/null
+if ! make -j"$jobs" check; then
+	show_failures
+	echo "test.sh: FAILED (logs above; build tree: $build)" >&2
+	exit 1
+fi
+if ! make -j"$jobs" distcheck >distcheck.log 2>&1; then
+	tail -n 80 distcheck.log >&2
+	echo "test.sh: make distcheck FAILED (full log: $build/distcheck.log)" >&2
+	exit 1
+fi
+grep -E '^(PASS|FAIL|XFAIL|ERROR|SKIP):|consumer:' distcheck.log | sort | uniq -c | sort -rn | head -n 5 || true
+echo "test.sh: all tests passed"
