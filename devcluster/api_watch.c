@@ -1,0 +1,349 @@
+/* api_watch.c: WATCH, streamed as chunked JSON lines.
+ *
+ * Threading: the server runs libmicrohttpd with one thread per connection,
+ * so a watch's content reader may block: it waits on the store's condition
+ * variable until there is something to send, a bookmark is due, the watch
+ * times out, or the server stops. That keeps a watch a simple loop and
+ * needs no suspend/resume bookkeeping; a few hundred watches cost a few
+ * hundred mostly idle threads, which is fine for a development server.
+ *
+ * A watch reads the shared event history through a cursor (see store.c):
+ * writers never wait for it. A watch that falls behind the history (a
+ * stalled or slow client) gets the in-stream 410 Expired ERROR and ends. */
+#include "devcluster.h"
+
+#include <microhttpd.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH_BYTES (256u * 1024u)
+#define BATCH_INITIAL 512u
+
+typedef struct watch {
+	dc_server *srv;
+	dc_store *s;
+	/* the type is re-found under the lock each time: a CRD can go away */
+	char *group, *version, *plural;
+	dc_coll *coll;
+	char *ns;                 /* NULL: all namespaces */
+	char *name;               /* legacy /watch/.../name, or NULL */
+	dc_selector *lsel, *fsel;
+	uint64_t cursor;          /* every event with rv <= cursor has been considered */
+	dc_obj **initial;
+	size_t ninitial, initial_pos;
+	bool initial_end;         /* send the initial-events-end bookmark after them */
+	bool bookmarks;
+	uint64_t deadline_ms;
+	uint64_t bookmark_ms;     /* interval */
+	uint64_t next_bookmark;
+	uint64_t epoch;
+	peerop__buf out;
+	size_t out_off;
+	bool finished;
+	int fd;
+} watch;
+
+static void watch_free(void *cls)
+{
+	watch *w = cls;
+	size_t i;
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->s->mu);
+	w->s->nwatchers--;
+	pthread_mutex_unlock(&w->s->mu);
+	for (i = w->initial_pos; i < w->ninitial; i++)
+		dc_obj_unref(w->initial[i]);
+	free(w->initial);
+	free(w->group);
+	free(w->version);
+	free(w->plural);
+	free(w->ns);
+	free(w->name);
+	dc_selector_free(w->lsel);
+	dc_selector_free(w->fsel);
+	peerop__buf_dispose(&w->out);
+	free(w);
+}
+
+static bool matches(const watch *w, const dc_rtype *rt, const dc_obj *o)
+{
+	if (w->name && strcmp(o->name, w->name))
+		return false;
+	return dc_obj_matches(rt, o, w->ns, w->lsel, w->fsel);
+}
+
+static void put_event(watch *w, const dc_rtype *rt, const char *type, const dc_obj *o)
+{
+	peerop__buf_printf(&w->out, "{\"type\":\"%s\",\"object\":", type);
+	dc_rtype_render(rt, o, &w->out);
+	peerop__buf_puts(&w->out, "}\n");
+}
+
+static void put_bookmark(watch *w, const dc_rtype *rt, uint64_t rv, bool initial_end)
+{
+	peerop__buf_printf(&w->out, "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"%s\",\"apiVersion\":\"%s\","
+		"\"metadata\":{\"resourceVersion\":\"%llu\"%s}}}\n", rt->kind, rt->api_version,
+		(unsigned long long)rv,
+		initial_end ? ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}" : "");
+}
+
+static void put_expired(watch *w, uint64_t rv, uint64_t oldest)
+{
+	peerop__buf_printf(&w->out, "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+		"\"metadata\":{},\"status\":\"Failure\",\"message\":\"too old resource version: %llu (%llu)\","
+		"\"reason\":\"Expired\",\"code\":410}}\n", (unsigned long long)rv, (unsigned long long)oldest);
+}
+
+/* An object that stopped matching is reported as DELETED: its previous
+ * state, carrying the resourceVersion of the change (as the real cache). */
+static void put_deleted_prev(watch *w, const dc_rtype *rt, const dc_obj *prev, uint64_t rv)
+{
+	json_t *o = dc_obj_parse(prev);
+	char rvs[32];
+	if (!o)
+		return;
+	snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)rv);
+	json_object_set_new(dc_json_meta(o), "resourceVersion", json_string(rvs));
+	peerop__buf_puts(&w->out, "{\"type\":\"DELETED\",\"object\":");
+	dc_rtype_render_json(rt, o, &w->out);
+	peerop__buf_puts(&w->out, "}\n");
+}
+
+/* Produce the next output with the lock held. */
+static void fill(watch *w)
+{
+	dc_store *s = w->s;
+	const dc_rtype *rt;
+	uint64_t now = peerop__now_ms();
+
+	if (s->stopping || w->epoch != s->watch_epoch || !w->coll->active) {
+		w->finished = true;
+		return;
+	}
+	rt = dc_rtype_find(s, w->group, w->version, w->plural);
+	if (!rt) {
+		w->finished = true;
+		return;
+	}
+	if (s->stall_watches)
+		return;
+	if (w->initial_pos < w->ninitial) {
+		size_t n = 0;
+		while (w->initial_pos < w->ninitial && n++ < BATCH_INITIAL && w->out.len < BATCH_BYTES) {
+			dc_obj *o = w->initial[w->initial_pos++];
+			put_event(w, rt, "ADDED", o);
+			dc_obj_unref(o);
+		}
+		if (w->initial_pos < w->ninitial)
+			return;
+	}
+	if (w->initial_end) {
+		put_bookmark(w, rt, w->cursor, true);
+		w->initial_end = false;
+		return;
+	}
+	if (w->cursor < s->compacted_rv) {
+		put_expired(w, w->cursor, s->compacted_rv + 1);
+		w->finished = true;
+		return;
+	}
+	while (w->cursor < s->rv && w->out.len < BATCH_BYTES) {
+		const dc_event *ev = dc_store_event(s, w->cursor + 1);
+		w->cursor++;
+		if (!ev || ev->coll != w->coll)
+			continue;
+		if (ev->type == DC_EV_ADDED) {
+			if (matches(w, rt, ev->obj))
+				put_event(w, rt, "ADDED", ev->obj);
+		} else if (ev->type == DC_EV_DELETED) {
+			if (matches(w, rt, ev->obj))
+				put_event(w, rt, "DELETED", ev->obj);
+		} else {
+			bool was = ev->old && matches(w, rt, ev->old), is = matches(w, rt, ev->obj);
+			if (was && is)
+				put_event(w, rt, "MODIFIED", ev->obj);
+			else if (is)
+				put_event(w, rt, "ADDED", ev->obj);
+			else if (was)
+				put_deleted_prev(w, rt, ev->old, ev->rv);
+		}
+	}
+	if (w->out.len > 0)
+		return;
+	if (now >= w->deadline_ms) {
+		w->finished = true;
+		return;
+	}
+	if (w->bookmarks && now >= w->next_bookmark) {
+		put_bookmark(w, rt, w->cursor, false);
+		w->next_bookmark = now + w->bookmark_ms;
+	}
+}
+
+static bool client_gone(int fd)
+{
+	struct pollfd p = { fd, POLLRDHUP, 0 };
+	if (fd < 0)
+		return false;
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	watch *w = cls;
+	(void)pos;
+	for (;;) {
+		if (w->out_off < w->out.len) {
+			size_t n = w->out.len - w->out_off;
+			if (n > max)
+				n = max;
+			memcpy(buf, w->out.ptr + w->out_off, n);
+			w->out_off += n;
+			return (ssize_t)n;
+		}
+		peerop__buf_clear(&w->out);
+		w->out_off = 0;
+		if (w->finished)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		pthread_mutex_lock(&w->s->mu);
+		fill(w);
+		if (w->out.len == 0 && !w->finished) {
+			uint64_t now = peerop__now_ms(), until = now + 1000;
+			if (w->deadline_ms < until)
+				until = w->deadline_ms;
+			if (w->bookmarks && w->next_bookmark < until)
+				until = w->next_bookmark;
+			if (until > now)
+				dc_store_wait(w->s, (unsigned)(until - now));
+			pthread_mutex_unlock(&w->s->mu);
+			/* a client that went away is only noticed on a write; check */
+			if (client_gone(w->fd))
+				return MHD_CONTENT_READER_END_WITH_ERROR;
+			continue;
+		}
+		pthread_mutex_unlock(&w->s->mu);
+	}
+}
+
+static bool flag(const dc_req *rq, const char *key)
+{
+	const char *v = dc_req_query(rq, key);
+	return v && (!strcmp(v, "true") || !strcmp(v, "1"));
+}
+
+void dc_api_watch(dc_req *rq, dc_resp *rs, const dc_target *t0)
+{
+	dc_store *s = rq->srv->store;
+	dc_target t = *t0;
+	const char *rv_s = dc_req_query(rq, "resourceVersion");
+	const char *match = dc_req_query(rq, "resourceVersionMatch");
+	const char *sie = dc_req_query(rq, "sendInitialEvents");
+	const char *to = dc_req_query(rq, "timeoutSeconds");
+	uint64_t rv = 0, timeout_s = 0;
+	bool has_rv = rv_s && *rv_s && strcmp(rv_s, "0");
+	bool send_initial;
+	watch *w;
+	struct MHD_Response *resp;
+	const union MHD_ConnectionInfo *ci;
+	size_t lo, hi, i;
+
+	if (has_rv && !dc_parse_rv(rv_s, &rv)) {
+		dc_resp_error(rs, 400, "BadRequest", "resourceVersion: Invalid value: \"%s\": must be an integer", rv_s);
+		return;
+	}
+	if (to && *to && !dc_parse_rv(to, &timeout_s)) {
+		dc_resp_error(rs, 400, "BadRequest", "timeoutSeconds: Invalid value: \"%s\"", to);
+		return;
+	}
+	if (sie && *sie && (!match || strcmp(match, "NotOlderThan"))) {
+		dc_resp_error(rs, 422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: "
+			"Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan");
+		return;
+	}
+	if (match && *match && (!sie || !*sie)) {
+		dc_resp_error(rs, 422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: "
+			"Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided");
+		return;
+	}
+	/* RV unset or "0": synthetic ADDED for the current state first;
+	 * sendInitialEvents decides explicitly when given */
+	send_initial = sie && *sie ? flag(rq, "sendInitialEvents") : !has_rv;
+
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		dc_resp_error(rs, 500, "InternalError", "out of memory");
+		return;
+	}
+	w->srv = rq->srv;
+	w->s = s;
+	w->fd = -1;
+	w->group = strdup(t.group);
+	w->version = strdup(t.version);
+	w->plural = strdup(t.plural);
+	w->ns = t.namespaced && t.ns ? strdup(t.ns) : NULL;
+	w->name = t.name ? strdup(t.name) : NULL;
+	w->bookmarks = flag(rq, "allowWatchBookmarks");
+	w->bookmark_ms = (uint64_t)(rq->srv->opts.bookmark_interval_s ? rq->srv->opts.bookmark_interval_s : 60) * 1000u;
+	w->next_bookmark = peerop__now_ms() + w->bookmark_ms;
+	/* without timeoutSeconds the real server picks 30-60 minutes */
+	if (!timeout_s)
+		timeout_s = 1800 + peerop__rand_below(1800);
+	w->deadline_ms = peerop__now_ms() + timeout_s * 1000u;
+
+	if (!dc_target_lock(s, &t, rs)) {
+		s = NULL;
+		goto fail_unlocked;
+	}
+	if (!dc_parse_selectors(rq, rs, t.rt, &w->lsel, &w->fsel))
+		goto fail;
+	w->coll = t.rt->coll;
+	if (has_rv && rv > s->rv && !dc_wait_rv(s, rv, 3000)) {
+		dc_resp_too_large_rv(rs, rv, s->rv);
+		goto fail;
+	}
+	w->cursor = send_initial || !has_rv ? s->rv : rv;
+	if (send_initial) {
+		dc_coll_range(w->coll, w->ns, &lo, &hi);
+		w->initial = hi > lo ? malloc((hi - lo) * sizeof(*w->initial)) : NULL;
+		for (i = lo; w->initial && i < hi; i++)
+			if (matches(w, t.rt, w->coll->arr[i]->obj))
+				w->initial[w->ninitial++] = dc_obj_ref(w->coll->arr[i]->obj);
+		w->initial_end = sie && *sie && w->bookmarks;
+	}
+	w->epoch = s->watch_epoch;
+	s->nwatchers++;
+	pthread_mutex_unlock(&s->mu);
+
+	ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci)
+		w->fd = ci->connect_fd;
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, watch_read, w, watch_free);
+	if (!resp) {
+		watch_free(w);
+		dc_resp_error(rs, 500, "InternalError", "out of memory");
+		return;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache, private");
+	rs->code = 200;
+	rs->stream = resp;
+	return;
+fail:
+	pthread_mutex_unlock(&s->mu);
+fail_unlocked:
+	/* not yet counted as a watcher */
+	dc_selector_free(w->lsel);
+	dc_selector_free(w->fsel);
+	for (i = 0; i < w->ninitial; i++)
+		dc_obj_unref(w->initial[i]);
+	free(w->initial);
+	free(w->group);
+	free(w->version);
+	free(w->plural);
+	free(w->ns);
+	free(w->name);
+	free(w);
+}

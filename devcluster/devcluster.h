@@ -1,0 +1,493 @@
+/*
+ * devcluster.h: internal declarations of the local control plane.
+ *
+ * peerop-devcluster is a development and test tool, not part of libpeerop:
+ * its names start with dc_ (not peerop__) so they can never collide with the
+ * library's internals, which tests link in the same program.
+ *
+ * Layers, bottom up (one file each, named for what it holds):
+ *   map.c        string-keyed hash map
+ *   obj.c        immutable stored objects (serialized JSON + indexed metadata)
+ *   rtypes.c     THE resource type table: built-ins, and CRD-derived types
+ *   store.c      collections, the global resourceVersion, uid/owner indexes,
+ *                the bounded event history that watches read from
+ *   persist.c    the append-only, fsync'd write log (--data-dir)
+ *   selector.c   label and field selectors
+ *   patch.c      merge patch, JSON patch, and the patch-type dispatch table
+ *   status.c     Status error objects
+ *   api_*.c      the REST verbs: read (get/list), write (create/update/patch),
+ *                delete (finalizers, garbage collection, namespaces), watch
+ *   crd.c        CustomResourceDefinition -> served types
+ *   tls.c        CA and serving certificate generation (OpenSSL)
+ *   server.c     libmicrohttpd glue, routing, auth, kubeconfig
+ *   faults.c     the fault-injection admin API under /_devcluster/
+ *   main.c       the program: flags and signals only
+ *
+ * Locking: one mutex per store (dc_store.mu) guards every structure below
+ * the HTTP layer. Requests are short; the lock is never held while writing
+ * to a socket. Stored objects (dc_obj) are immutable and reference-counted,
+ * so watchers format them outside the lock.
+ */
+#ifndef DEVCLUSTER_H
+#define DEVCLUSTER_H
+
+#include "internal.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------ map.c */
+/* String-keyed open-addressing hash map. Keys are copied; values borrowed. */
+typedef struct dc_map dc_map;
+dc_map *dc_map_new(void);
+void dc_map_free(dc_map *m);
+void *dc_map_get(const dc_map *m, const char *key);
+int dc_map_put(dc_map *m, const char *key, void *val); /* 0 or PEEROP_ENOMEM */
+void *dc_map_del(dc_map *m, const char *key);          /* the removed value or NULL */
+size_t dc_map_count(const dc_map *m);
+/* Visit every entry; cb returns nonzero to stop. The map must not change. */
+void dc_map_each(const dc_map *m, int (*cb)(const char *key, void *val, void *arg), void *arg);
+
+/* ------------------------------------------------------------ obj.c */
+/* One stored version of an object. Immutable once made; shared by the
+ * collection, the event history and watchers through a reference count.
+ * The object is kept as compact serialized JSON (what every read and watch
+ * sends, so reads cost a memcpy, and 100,000 objects stay small) plus the
+ * few parsed fields that indexes and selectors need. Writers re-parse the
+ * JSON, which costs microseconds for typical objects. */
+typedef struct dc_obj {
+	int refs;                 /* atomic */
+	uint64_t rv;
+	char *json;
+	size_t len;
+	char *ns;                 /* "" for cluster-scoped objects */
+	char *name;
+	char *uid;
+	json_t *labels;           /* metadata.labels or NULL */
+	char **owners;            /* ownerReferences[].uid */
+	unsigned char *owner_block; /* blockOwnerDeletion per owner */
+	size_t nowners;
+	size_t nfinalizers;
+	bool deleting;            /* metadata.deletionTimestamp set */
+} dc_obj;
+
+/* Serialize o (borrowed) and index it. NULL on allocation failure. */
+dc_obj *dc_obj_new(const json_t *o, uint64_t rv);
+dc_obj *dc_obj_ref(dc_obj *o);
+void dc_obj_unref(dc_obj *o);
+/* A fresh, caller-owned parse of the stored JSON. */
+json_t *dc_obj_parse(const dc_obj *o);
+bool dc_obj_has_finalizer(const dc_obj *o, const char *f);
+
+/* Small JSON helpers used everywhere. */
+const char *dc_json_str(const json_t *o, const char *path); /* "metadata.name" */
+json_t *dc_json_path(const json_t *o, const char *path);    /* borrowed or NULL */
+/* Set (creating objects on the way) the value at a dotted path; steals v. */
+int dc_json_set_path(json_t *o, const char *path, json_t *v);
+json_t *dc_json_meta(json_t *o);   /* metadata object, created if missing */
+void dc_now_rfc3339(char *buf, size_t size); /* "2026-01-02T03:04:05Z" */
+void dc_new_uid(char out[37]);
+
+/* ------------------------------------------------------------ rtypes.c */
+enum {
+	DC_RT_STATUS     = 1u << 0,  /* has a status subresource */
+	DC_RT_SCALE      = 1u << 1,  /* has a scale subresource */
+	DC_RT_GENERATION = 1u << 2,  /* maintains metadata.generation */
+	DC_RT_LOG        = 1u << 3,  /* has a log subresource (pods) */
+	DC_RT_CUSTOM     = 1u << 4,  /* defined by a CRD */
+	DC_RT_FINALIZE   = 1u << 5   /* has a finalize subresource (namespaces) */
+};
+
+typedef struct dc_coll dc_coll;
+typedef struct dc_store dc_store;
+
+/*
+ * A served resource: one (group, version, plural). Every fact about a type
+ * lives here, so discovery, OpenAPI, Table output and short names (part 2)
+ * read this table instead of special cases. Versions of one resource share
+ * one storage collection (coll); objects are stored in the storage version
+ * and converted on the way in and out.
+ */
+typedef struct dc_rtype {
+	char *group;            /* "" for the core group */
+	char *version;
+	char *api_version;      /* "v1" or "apps/v1" */
+	char *plural;
+	char *singular;
+	char *kind;
+	char *list_kind;
+	bool namespaced;
+	bool storage;           /* this version is the storage version */
+	unsigned flags;         /* DC_RT_* */
+	char *short_names;      /* comma-separated, or "" */
+	char *categories;       /* comma-separated, or "" */
+	char *fields;           /* extra field-selector keys, comma-separated */
+	/* scale subresource: dotted paths ("spec.replicas"); selector may be "" */
+	char *scale_spec, *scale_status, *scale_selector;
+	json_t *printer_columns; /* array of {name,type,jsonPath,...} or NULL */
+	json_t *schema;          /* CRD openAPIV3Schema for this version, or NULL */
+	/* Type-specific behaviour; each may be NULL. */
+	void (*defaults)(json_t *obj);                 /* on create */
+	/* obj from storage form to this version (in place), and back. */
+	void (*to_version)(json_t *obj, const struct dc_rtype *rt);
+	void (*from_version)(json_t *obj, const struct dc_rtype *rt);
+	/* Extra field selector values beyond metadata.name/namespace. */
+	const char *(*field_value)(const json_t *obj, const char *field);
+	dc_coll *coll;
+} dc_rtype;
+
+/* Register the built-in types. */
+int dc_rtypes_init_builtin(dc_store *s);
+/* Lookup (group, version, plural): NULL if not served. */
+const dc_rtype *dc_rtype_find(dc_store *s, const char *group, const char *version, const char *plural);
+/* Any served version of a group-kind (for ownerReferences, events). */
+const dc_rtype *dc_rtype_find_kind(dc_store *s, const char *group, const char *kind);
+dc_rtype *dc_rtype_new(void);
+void dc_rtype_free(dc_rtype *rt);
+int dc_rtype_add(dc_store *s, dc_rtype *rt);  /* takes rt; creates/joins its coll */
+void dc_rtypes_remove_coll(dc_store *s, dc_coll *c); /* stop serving a CRD's types */
+/* Convert a parsed stored object to rt's version (in place). */
+void dc_rtype_out(const dc_rtype *rt, json_t *obj);
+/* Convert an incoming object from rt's version to storage (in place). */
+void dc_rtype_in(const dc_rtype *rt, json_t *obj);
+/* Value of a field selector key, NULL if the key is unsupported. */
+const char *dc_rtype_field(const dc_rtype *rt, const json_t *obj, const char *field, bool *supported);
+/* Append a stored object as rt's version to b (a memcpy when no
+ * conversion is needed). */
+int dc_rtype_render(const dc_rtype *rt, const dc_obj *o, peerop__buf *b);
+/* The same, for an object parsed from storage (consumed). */
+int dc_rtype_render_json(const dc_rtype *rt, json_t *obj, peerop__buf *b);
+
+/* ------------------------------------------------------------ store.c */
+typedef struct dc_entry {
+	char *key;               /* "ns/name" ("/name" for cluster-scoped) */
+	dc_obj *obj;
+	dc_coll *coll;
+	size_t idx;              /* position in coll->arr */
+} dc_entry;
+
+struct dc_coll {
+	char *resource;          /* "configmaps", "deployments.apps": for messages */
+	char *group;
+	char *plural;
+	bool namespaced;
+	bool active;             /* false once its CRD is gone */
+	const dc_rtype *storage_type;
+	dc_map *entries;         /* key -> dc_entry */
+	dc_entry **arr;          /* every entry; sorted by key when sorted */
+	size_t n, cap;
+	bool sorted;
+	/* Called after every committed change (CRDs register their types).
+	 * obj is NULL when the object was removed. */
+	void (*on_commit)(dc_store *s, dc_coll *c, const dc_obj *obj, const dc_obj *old);
+};
+
+typedef enum dc_evtype { DC_EV_ADDED, DC_EV_MODIFIED, DC_EV_DELETED } dc_evtype;
+
+typedef struct dc_event {
+	uint64_t rv;
+	dc_evtype type;
+	dc_coll *coll;
+	dc_obj *obj;             /* the new state (for DELETED: the last state) */
+	dc_obj *old;             /* the previous state, or NULL */
+} dc_event;
+
+typedef struct dc_persist dc_persist;
+
+typedef struct dc_store_options {
+	size_t history_size;     /* events kept for watches (0: 10000) */
+	const char *data_dir;    /* NULL: in memory only */
+} dc_store_options;
+
+struct dc_store {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;     /* broadcast on every commit and watch fault */
+	uint64_t rv;             /* the global resourceVersion counter */
+	uint64_t compacted_rv;   /* events with rv <= this are no longer kept */
+	dc_event *ring;          /* events compacted_rv+1 .. rv, oldest at head */
+	size_t ring_cap, ring_head, ring_len;
+	dc_rtype **types;
+	size_t ntypes, types_cap;
+	dc_coll **colls;
+	size_t ncolls, colls_cap;
+	dc_map *uids;            /* uid -> dc_entry */
+	dc_map *owners;          /* owner uid -> dc_deps */
+	dc_persist *log;
+	/* watch faults: watchers compare their start epoch with watch_epoch */
+	uint64_t watch_epoch;
+	bool stall_watches;
+	bool stopping;
+	int nwatchers;
+	dc_map *pod_logs;        /* "ns/name" -> peerop__buf: what a pod runner stored */
+};
+
+int dc_store_new(dc_store **out, const dc_store_options *opts);
+void dc_store_free(dc_store *s);
+dc_coll *dc_store_coll(dc_store *s, const char *group, const char *plural);
+/* Lookup by namespace ("" for cluster-scoped) and name. Lock held. */
+dc_entry *dc_coll_get(dc_coll *c, const char *ns, const char *name);
+dc_entry *dc_store_by_uid(dc_store *s, const char *uid);
+/* Sorted view of a collection; [*lo, *hi) limits it to namespace ns if not NULL. */
+void dc_coll_range(dc_coll *c, const char *ns, size_t *lo, size_t *hi);
+/* The index of the first entry with key > after, within [lo, hi). */
+size_t dc_coll_after(dc_coll *c, size_t lo, size_t hi, const char *after);
+/* Dependents of an owner uid (entries). */
+size_t dc_store_dependents(dc_store *s, const char *owner_uid, dc_entry ***out);
+
+/*
+ * Commit one change with the store locked: assigns the next resourceVersion
+ * (written into obj's metadata), appends to the log and fsyncs it (when
+ * persistent), updates indexes, records the event, wakes watchers.
+ * obj == NULL removes the entry (its last state becomes the DELETED event,
+ * with the new resourceVersion). obj is borrowed; on success *out (if not
+ * NULL) receives a borrowed pointer to the stored version.
+ * Returns 0, or PEEROP_EIO when the log could not be written (nothing changed).
+ */
+int dc_store_commit(dc_store *s, dc_coll *c, const char *ns, const char *name,
+	json_t *obj, dc_obj **out);
+/* Install a stored version (takes nobj) under key ("ns/name"), or remove
+ * the entry (deleted; nobj is its last state). replay: from the log at
+ * start, so neither logged again nor recorded as a watch event. */
+int dc_store_apply(dc_store *s, dc_coll *c, const char *key, dc_obj *nobj,
+	bool deleted, bool replay);
+/* Wait (lock held) for a commit or for ms; false on timeout. */
+bool dc_store_wait(dc_store *s, unsigned ms);
+/* Append to a pod's log (for the pod runner of a later issue). */
+int dc_store_pod_log_append(dc_store *s, const char *ns, const char *name, const char *data, size_t len);
+/* Forget all history (fault injection): every watch from an older rv gets 410. */
+void dc_store_expire_history(dc_store *s);
+/* Event with resourceVersion rv (compacted_rv < rv <= s->rv). */
+const dc_event *dc_store_event(const dc_store *s, uint64_t rv);
+
+/* ------------------------------------------------------------ persist.c */
+/* Open (creating) DIR/log.jsonl, replay it into s, compact it. */
+int dc_persist_open(dc_store *s, const char *dir);
+/* Append one record and fsync it. Lock held. */
+int dc_persist_put(dc_persist *p, const dc_coll *c, const dc_obj *o);
+int dc_persist_del(dc_persist *p, const dc_coll *c, const dc_obj *o, uint64_t rv);
+void dc_persist_close(dc_persist *p);
+
+/* ------------------------------------------------------------ selector.c */
+typedef struct dc_selector dc_selector;
+/* Parse a label selector; NULL or "" selects everything (*out = NULL).
+ * On error returns PEEROP_EINVALID with *err a malloc'd message. */
+int dc_label_selector_parse(dc_selector **out, const char *text, char **err);
+bool dc_label_selector_match(const dc_selector *sel, const json_t *labels);
+/* Field selectors: "a=b,c!=d". Keys are checked later against the type. */
+int dc_field_selector_parse(dc_selector **out, const char *text, char **err);
+/* Validate the keys for rt; a malloc'd message names the first bad one. */
+char *dc_field_selector_check(const dc_selector *sel, const dc_rtype *rt);
+bool dc_field_selector_match(const dc_selector *sel, const dc_rtype *rt, const dc_obj *o);
+void dc_selector_free(dc_selector *sel);
+/* Format a metav1.LabelSelector as a string selector ("a=b,c in (d)"). */
+char *dc_label_selector_format(const json_t *ls);
+
+/* ------------------------------------------------------------ patch.c */
+/* Apply a patch of the given content type to a copy of target.
+ * On success *out is the patched object (new reference). On failure returns
+ * an HTTP status (400, 409, 415, 422) with *err a malloc'd message. */
+int dc_patch_apply(json_t **out, const json_t *target, const char *content_type,
+	const char *body, size_t len, char **err);
+/* The table part 2 extends (strategic merge, server-side apply). */
+typedef int (*dc_patch_fn)(json_t **out, const json_t *target, const json_t *patch, char **err);
+typedef struct dc_patch_type {
+	const char *media_type;
+	dc_patch_fn apply;
+} dc_patch_type;
+extern const dc_patch_type dc_patch_types[];
+json_t *dc_merge_patch(const json_t *target, const json_t *patch); /* RFC 7386 */
+int dc_json_patch(json_t **out, const json_t *target, const json_t *ops, char **err);
+
+/* ------------------------------------------------------------ status.c */
+/* A Status object (new reference). kind is the resource (NotFound,
+ * AlreadyExists, Conflict) or the Kind (Invalid), as the real server does. */
+json_t *dc_status(int code, const char *reason, const char *message,
+	const char *name, const char *group, const char *kind);
+const char *dc_reason_for(int code);
+
+/* ------------------------------------------------------------ requests */
+typedef struct dc_server dc_server;
+
+/* One HTTP request, as the API layer sees it. */
+typedef struct dc_req {
+	dc_server *srv;
+	void *conn;               /* struct MHD_Connection * */
+	const char *method;
+	const char *path;
+	char **segs;              /* path split on '/', empty segments dropped */
+	int nsegs;
+	const char *content_type;
+	const char *accept;
+	char *body;
+	size_t body_len;
+} dc_req;
+
+/* The reply. Either a body or a streaming reader (watches). */
+typedef struct dc_resp {
+	int code;
+	char *body;               /* owned */
+	size_t len;
+	const char *content_type; /* static */
+	int retry_after;          /* seconds, 0: none */
+	void *stream;             /* struct MHD_Response * for streaming replies */
+} dc_resp;
+
+const char *dc_req_query(const dc_req *rq, const char *key);
+void dc_resp_json(dc_resp *rs, int code, json_t *body);       /* steals body */
+void dc_resp_raw(dc_resp *rs, int code, char *body, size_t len); /* steals body */
+void dc_resp_error(dc_resp *rs, int code, const char *reason, const char *fmt, ...) PEEROP_FORMAT(4, 5);
+void dc_resp_status(dc_resp *rs, json_t *status);             /* steals */
+
+/* The resolved target of an API path. */
+typedef struct dc_target {
+	const dc_rtype *rt;       /* valid only with the store locked: see dc_target_lock */
+	const char *group, *version, *plural;
+	bool namespaced;          /* copied from rt at routing */
+	unsigned flags;
+	const char *ns;           /* NULL when the path names no namespace */
+	const char *name;         /* NULL for a collection */
+	const char *sub;          /* subresource or NULL */
+} dc_target;
+
+/* Lock the store and re-find t->rt (a CRD may have gone since routing).
+ * false: the type is no longer served; 404 replied and the lock released. */
+bool dc_target_lock(dc_store *s, dc_target *t, dc_resp *rs);
+
+/* api.c: route an /api or /apis request. Returns false if the path is not
+ * an API resource path (the caller answers 404). */
+bool dc_api_handle(dc_req *rq, dc_resp *rs);
+
+/* api_read.c */
+void dc_api_get(dc_req *rq, dc_resp *rs, const dc_target *t);
+void dc_api_list(dc_req *rq, dc_resp *rs, const dc_target *t);
+/* Parse labelSelector/fieldSelector for rt; false: 400 replied. */
+bool dc_parse_selectors(dc_req *rq, dc_resp *rs, const dc_rtype *rt,
+	dc_selector **lsel, dc_selector **fsel);
+/* ns NULL: any namespace. */
+bool dc_obj_matches(const dc_rtype *rt, const dc_obj *o, const char *ns,
+	const dc_selector *lsel, const dc_selector *fsel);
+/* api_write.c */
+void dc_api_create(dc_req *rq, dc_resp *rs, const dc_target *t);
+void dc_api_update(dc_req *rq, dc_resp *rs, const dc_target *t);
+void dc_api_patch(dc_req *rq, dc_resp *rs, const dc_target *t);
+/* A 422 Invalid Status naming the field. */
+json_t *dc_invalid(const dc_rtype *rt, const char *name, const char *field,
+	const char *cause, const char *detail);
+/* api_delete.c */
+void dc_api_delete(dc_req *rq, dc_resp *rs, const dc_target *t);
+void dc_api_delete_collection(dc_req *rq, dc_resp *rs, const dc_target *t);
+/* Delete with the lock held (GC, namespaces, CRDs use it). policy:
+ * "Background", "Foreground" or "Orphan". Returns 0 or PEEROP_EIO. */
+int dc_delete_entry(dc_store *s, dc_entry *e, const char *policy, bool dry_run,
+	dc_obj **out_last);
+/* After an object was removed: drive GC of its dependents and owners. */
+int dc_gc_after_remove(dc_store *s, const dc_obj *gone);
+/* Commit a modified version of an existing entry (lock held). */
+int dc_commit_update(dc_store *s, dc_entry *e, json_t *obj);
+/* api_watch.c */
+void dc_api_watch(dc_req *rq, dc_resp *rs, const dc_target *t);
+/* crd.c */
+void dc_crd_on_commit(dc_store *s, dc_coll *c, const dc_obj *obj, const dc_obj *old);
+/* Check a CRD before it is stored; a malloc'd message or NULL. */
+char *dc_crd_validate(dc_store *s, const json_t *crd, const json_t *old);
+void dc_crd_set_status(json_t *crd);
+/* Remove every object of the CRD's collection (lock held). */
+int dc_crd_delete_objects(dc_store *s, const json_t *crd);
+
+/* Common query handling. */
+/* 1: dryRun=All; 0: not a dry run; -1: an invalid value (400 replied). */
+int dc_dry_run(const dc_req *rq, dc_resp *rs);
+/* Parse a resourceVersion query value; false if malformed. */
+bool dc_parse_rv(const char *s, uint64_t *out);
+/* Wait (lock held) until s->rv >= rv, up to ms. */
+bool dc_wait_rv(dc_store *s, uint64_t rv, unsigned ms);
+/* 504 ResourceVersionTooLarge */
+void dc_resp_too_large_rv(dc_resp *rs, uint64_t want, uint64_t have);
+/* Messages name the resource as "plural.group". */
+json_t *dc_not_found(const dc_rtype *rt, const char *name);
+
+/* scale.c: the Scale view of obj, and writing a Scale back into obj. */
+json_t *dc_scale_get(const dc_rtype *rt, const json_t *obj);
+int dc_scale_set(const dc_rtype *rt, json_t *obj, const json_t *scale, char **err);
+
+/* ------------------------------------------------------------ tls.c */
+/* PEM strings (malloc'd): a fresh CA, and a serving cert for 127.0.0.1,
+ * ::1 and localhost signed by it. */
+typedef struct dc_tls {
+	char *ca_pem;
+	char *cert_pem;
+	char *key_pem;
+} dc_tls;
+int dc_tls_generate(dc_tls *out);
+void dc_tls_dispose(dc_tls *t);
+
+/* ------------------------------------------------------------ server.c */
+typedef struct dc_server_options {
+	const char *listen;           /* "127.0.0.1:PORT" (PORT 0: any) */
+	const char *kubeconfig_out;   /* written once listening; may be NULL */
+	const char *data_dir;         /* NULL: memory only */
+	bool tls;
+	const char *token;            /* NULL: random */
+	unsigned bookmark_interval_s; /* 0: 60 */
+	size_t history_size;          /* 0: 10000 */
+	size_t max_body;              /* 0: 3 MiB, as the real server */
+	/* called (from another thread) when a restart failed and nothing serves */
+	void (*on_fatal)(void *payload);
+	void *on_fatal_payload;
+} dc_server_options;
+
+struct dc_faults {
+	pthread_mutex_t mu;
+	int fail_code;            /* 429, 500 or 504 */
+	int fail_left;
+	int retry_after;
+	unsigned delay_ms;
+};
+
+struct dc_server {
+	dc_server_options opts;
+	char *listen_host;
+	unsigned port;
+	char *token;
+	dc_tls tls;
+	char *kubeconfig_json;
+	void *daemon;                 /* struct MHD_Daemon * */
+	dc_store *store;
+	struct dc_faults faults;
+	/* a restart asked over the admin API runs on a detached thread once
+	 * the asking request is answered; freeing the server waits for it */
+	pthread_mutex_t restart_mu;
+	pthread_cond_t restart_cond;
+	bool restart_running;
+	bool closing;
+	uint64_t restarts;
+	char url[192];
+};
+
+int dc_server_start(dc_server **out, const dc_server_options *opts);
+/* Stop serving: ends every watch, closes every connection. */
+void dc_server_free(dc_server *srv);
+/* Stop and start again on the same port with the same data directory;
+ * in-memory state is rebuilt from the log (lost without --data-dir). */
+int dc_server_restart(dc_server *srv);
+unsigned dc_server_port(const dc_server *srv);
+const char *dc_server_token(const dc_server *srv);
+/* "http(s)://127.0.0.1:PORT" (static within srv) */
+const char *dc_server_url(const dc_server *srv);
+/* The kubeconfig as JSON (a valid YAML document). */
+const char *dc_server_kubeconfig(const dc_server *srv);
+const char *dc_server_ca_pem(const dc_server *srv);
+
+/* ------------------------------------------------------------ faults.c */
+/* Handle /_devcluster/...; the caller has authenticated the request. */
+void dc_faults_handle(dc_req *rq, dc_resp *rs);
+/* Consume one injected failure, if any: true and a reply when injected. */
+bool dc_faults_take(dc_server *srv, dc_resp *rs);
+unsigned dc_faults_delay(dc_server *srv);
+void dc_faults_close_watches(dc_store *s);
+void dc_faults_stall_watches(dc_store *s, bool on);
+
+#endif /* DEVCLUSTER_H */

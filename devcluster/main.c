@@ -1,0 +1,169 @@
+/* main.c: peerop-devcluster, the program: flags, logging, signals. */
+#include "devcluster.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+	fputs(
+"Usage: peerop-devcluster --listen 127.0.0.1:PORT --kubeconfig-out FILE [options]\n"
+"\n"
+"A local Kubernetes API server, in memory, for tests and development.\n"
+"Serves in the foreground until SIGTERM or SIGINT, then exits 0.\n"
+"\n"
+"  --listen HOST:PORT         address to serve on; PORT 0 picks a free port\n"
+"                             (the kubeconfig says which). IPv6: [::1]:PORT\n"
+"  --kubeconfig-out FILE      write a kubeconfig for this server (mode 0600)\n"
+"  --data-dir DIR             keep state in DIR: every acknowledged write is\n"
+"                             logged and fsync'd, and replayed at start\n"
+"  --tls                      serve HTTPS with a CA and certificate generated\n"
+"                             at start (the CA goes into the kubeconfig)\n"
+"  --token TOKEN              the bearer token to accept (default: random)\n"
+"  --bookmark-interval SECS   watch bookmarks every SECS seconds (default 60)\n"
+"  --history-size N           watch events kept for resuming watches; older\n"
+"                             resourceVersions get 410 Expired (default 10000)\n"
+"  --max-body BYTES           largest request body (default 3145728)\n"
+"  --log-level LEVEL          trace, debug, info, warn or error (default info)\n"
+"  --log-format text|json     log line format on stderr (default text)\n"
+"  -h, --help                 show this help\n"
+"\n"
+"Fault injection for tests: POST /_devcluster/... with the same token\n"
+"(close-watches, fail, delay, expire-history, stall-watches, restart,\n"
+"reset; GET /_devcluster/status). See devcluster/README.md.\n", f);
+}
+
+static bool parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+{
+	uint64_t v;
+	if (!dc_parse_rv(s, &v) || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static void on_fatal(void *payload)
+{
+	(void)payload;
+	kill(getpid(), SIGUSR1);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "kubeconfig-out", required_argument, NULL, 'k' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "tls", no_argument, NULL, 't' },
+		{ "token", required_argument, NULL, 'T' },
+		{ "bookmark-interval", required_argument, NULL, 'b' },
+		{ "history-size", required_argument, NULL, 'H' },
+		{ "max-body", required_argument, NULL, 'm' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "log-format", required_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	dc_server_options opts;
+	dc_server *srv = NULL;
+	peerop_log_stream ls = { stderr, PEEROP_LOG_FORMAT_TEXT };
+	peerop_log_level level = PEEROP_LOG_INFO;
+	unsigned long long v;
+	sigset_t set;
+	int c, sig = 0, rc;
+
+	memset(&opts, 0, sizeof(opts));
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l': opts.listen = optarg; break;
+		case 'k': opts.kubeconfig_out = optarg; break;
+		case 'd': opts.data_dir = optarg; break;
+		case 't': opts.tls = true; break;
+		case 'T': opts.token = optarg; break;
+		case 'b':
+			if (!parse_uint(optarg, 86400, &v) || v == 0) {
+				fprintf(stderr, "peerop-devcluster: --bookmark-interval: expected 1..86400 seconds\n");
+				return 2;
+			}
+			opts.bookmark_interval_s = (unsigned)v;
+			break;
+		case 'H':
+			if (!parse_uint(optarg, 100000000, &v) || v == 0) {
+				fprintf(stderr, "peerop-devcluster: --history-size: expected 1..100000000\n");
+				return 2;
+			}
+			opts.history_size = (size_t)v;
+			break;
+		case 'm':
+			if (!parse_uint(optarg, 1ull << 32, &v) || v < 1024) {
+				fprintf(stderr, "peerop-devcluster: --max-body: expected at least 1024 bytes\n");
+				return 2;
+			}
+			opts.max_body = (size_t)v;
+			break;
+		case 'L':
+			if (!strcmp(optarg, "trace")) level = PEEROP_LOG_TRACE;
+			else if (!strcmp(optarg, "debug")) level = PEEROP_LOG_DEBUG;
+			else if (!strcmp(optarg, "info")) level = PEEROP_LOG_INFO;
+			else if (!strcmp(optarg, "warn")) level = PEEROP_LOG_WARN;
+			else if (!strcmp(optarg, "error")) level = PEEROP_LOG_ERROR;
+			else {
+				fprintf(stderr, "peerop-devcluster: --log-level: trace, debug, info, warn or error\n");
+				return 2;
+			}
+			break;
+		case 'F':
+			if (!strcmp(optarg, "json")) ls.format = PEEROP_LOG_FORMAT_JSON;
+			else if (strcmp(optarg, "text")) {
+				fprintf(stderr, "peerop-devcluster: --log-format: text or json\n");
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc || !opts.listen || !opts.kubeconfig_out) {
+		fprintf(stderr, "peerop-devcluster: %s\n", optind < argc ? "unexpected argument" :
+			"--listen and --kubeconfig-out are required");
+		usage(stderr);
+		return 2;
+	}
+	peerop_log_set_callback(peerop_log_stream_cb, level, &ls);
+	signal(SIGPIPE, SIG_IGN);
+	/* block the stop signals in every thread; main waits for them */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	opts.on_fatal = on_fatal;
+	if (peerop_global_init() != 0) {
+		fprintf(stderr, "peerop-devcluster: initialisation failed\n");
+		return 1;
+	}
+	rc = dc_server_start(&srv, &opts);
+	if (rc != 0) {
+		fprintf(stderr, "peerop-devcluster: %s\n", peerop_error_last()->message[0] ?
+			peerop_error_last()->message : peerop_strerror(rc));
+		peerop_global_cleanup();
+		return 1;
+	}
+	peerop_log_emit(PEEROP_LOG_INFO, "devcluster", NULL, 0, "serving on %s (kubeconfig %s%s%s)",
+		dc_server_url(srv), opts.kubeconfig_out, opts.data_dir ? ", data dir " : "",
+		opts.data_dir ? opts.data_dir : "");
+	while (sigwait(&set, &sig) != 0 || (sig != SIGTERM && sig != SIGINT && sig != SIGUSR1))
+		;
+	peerop_log_emit(PEEROP_LOG_INFO, "devcluster", NULL, 0, "%s: stopping",
+		sig == SIGUSR1 ? "restart failed" : sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	dc_server_free(srv);
+	peerop_global_cleanup();
+	return sig == SIGUSR1 ? 1 : 0;
+}
