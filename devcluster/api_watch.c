@@ -24,9 +24,10 @@
 typedef struct watch {
 	dc_server *srv;
 	dc_store *s;
-	/* the type is re-found under the lock each time: a CRD can go away */
-	char *group, *version, *plural;
-	dc_coll *coll;
+	/* a private copy of the type: a CRD's types go when it is deleted, and
+	 * the watch still delivers the deletions before it ends */
+	dc_rtype *rt;
+	dc_coll *coll;             /* collections live as long as the store */
 	char *ns;                 /* NULL: all namespaces */
 	char *name;               /* legacy /watch/.../name, or NULL */
 	dc_selector *lsel, *fsel;
@@ -57,9 +58,7 @@ static void watch_free(void *cls)
 	for (i = w->initial_pos; i < w->ninitial; i++)
 		dc_obj_unref(w->initial[i]);
 	free(w->initial);
-	free(w->group);
-	free(w->version);
-	free(w->plural);
+	dc_rtype_free(w->rt);
 	free(w->ns);
 	free(w->name);
 	dc_selector_free(w->lsel);
@@ -116,15 +115,10 @@ static void put_deleted_prev(watch *w, const dc_rtype *rt, const dc_obj *prev, u
 static void fill(watch *w)
 {
 	dc_store *s = w->s;
-	const dc_rtype *rt;
+	const dc_rtype *rt = w->rt;
 	uint64_t now = peerop__now_ms();
 
-	if (s->stopping || w->epoch != s->watch_epoch || !w->coll->active) {
-		w->finished = true;
-		return;
-	}
-	rt = dc_rtype_find(s, w->group, w->version, w->plural);
-	if (!rt) {
+	if (s->stopping || w->epoch != s->watch_epoch) {
 		w->finished = true;
 		return;
 	}
@@ -173,7 +167,8 @@ static void fill(watch *w)
 	}
 	if (w->out.len > 0)
 		return;
-	if (now >= w->deadline_ms) {
+	/* its CRD was deleted: every deletion has been delivered above */
+	if (!w->coll->active || now >= w->deadline_ms) {
 		w->finished = true;
 		return;
 	}
@@ -280,9 +275,6 @@ void dc_api_watch(dc_req *rq, dc_resp *rs, const dc_target *t0)
 	w->srv = rq->srv;
 	w->s = s;
 	w->fd = -1;
-	w->group = strdup(t.group);
-	w->version = strdup(t.version);
-	w->plural = strdup(t.plural);
 	w->ns = t.namespaced && t.ns ? strdup(t.ns) : NULL;
 	w->name = t.name ? strdup(t.name) : NULL;
 	w->bookmarks = flag(rq, "allowWatchBookmarks");
@@ -300,6 +292,11 @@ void dc_api_watch(dc_req *rq, dc_resp *rs, const dc_target *t0)
 	if (!dc_parse_selectors(rq, rs, t.rt, &w->lsel, &w->fsel))
 		goto fail;
 	w->coll = t.rt->coll;
+	w->rt = dc_rtype_clone(t.rt);
+	if (!w->rt) {
+		dc_resp_error(rs, 500, "InternalError", "out of memory");
+		goto fail;
+	}
 	if (has_rv && rv > s->rv && !dc_wait_rv(s, rv, 3000)) {
 		dc_resp_too_large_rv(rs, rv, s->rv);
 		goto fail;
@@ -340,9 +337,7 @@ fail_unlocked:
 	for (i = 0; i < w->ninitial; i++)
 		dc_obj_unref(w->initial[i]);
 	free(w->initial);
-	free(w->group);
-	free(w->version);
-	free(w->plural);
+	dc_rtype_free(w->rt);
 	free(w->ns);
 	free(w->name);
 	free(w);

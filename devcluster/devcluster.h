@@ -146,6 +146,8 @@ const dc_rtype *dc_rtype_find(dc_store *s, const char *group, const char *versio
 /* Any served version of a group-kind (for ownerReferences, events). */
 const dc_rtype *dc_rtype_find_kind(dc_store *s, const char *group, const char *kind);
 dc_rtype *dc_rtype_new(void);
+/* A private copy (watches keep one: a CRD's types go when it is deleted). */
+dc_rtype *dc_rtype_clone(const dc_rtype *rt);
 void dc_rtype_free(dc_rtype *rt);
 int dc_rtype_add(dc_store *s, dc_rtype *rt);  /* takes rt; creates/joins its coll */
 void dc_rtypes_remove_coll(dc_store *s, dc_coll *c); /* stop serving a CRD's types */

@@ -277,6 +277,34 @@ static char *sdup(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+dc_rtype *dc_rtype_clone(const dc_rtype *rt)
+{
+	dc_rtype *c = dc_rtype_new();
+	if (!c)
+		return NULL;
+	*c = *rt;
+	c->group = sdup(rt->group);
+	c->version = sdup(rt->version);
+	c->api_version = sdup(rt->api_version);
+	c->plural = sdup(rt->plural);
+	c->singular = sdup(rt->singular);
+	c->kind = sdup(rt->kind);
+	c->list_kind = sdup(rt->list_kind);
+	c->short_names = sdup(rt->short_names);
+	c->categories = sdup(rt->categories);
+	c->fields = sdup(rt->fields);
+	c->scale_spec = sdup(rt->scale_spec);
+	c->scale_status = sdup(rt->scale_status);
+	c->scale_selector = sdup(rt->scale_selector);
+	c->printer_columns = json_incref(rt->printer_columns);
+	c->schema = json_incref(rt->schema);
+	if (!c->group || !c->version || !c->api_version || !c->plural || !c->kind || !c->fields) {
+		dc_rtype_free(c);
+		return NULL;
+	}
+	return c;
+}
+
 int dc_rtype_add(dc_store *s, dc_rtype *rt)
 {
 	char buf[512];
