@@ -17,7 +17,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 tools_dir=${PEEROP_TOOLS_DIR:-$top/.tools}
 
 build_pkgs="gcc make autoconf automake libtool pkg-config ca-certificates curl unzip \
-libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev libmicrohttpd-dev check"
+libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev libmicrohttpd-dev libgnutls28-dev check"
 test_pkgs="openssl clang libclang-rt-14-dev prometheus iproute2 procps psmisc python3"
 bench_pkgs="nginx-light wrk hyperfine gunicorn python3-flask valgrind"
 

@@ -13,5 +13,6 @@
 #include <peerop/error.h>
 #include <peerop/log.h>
 #include <peerop/global.h>
+#include <peerop/kube.h>
 
 #endif /* PEEROP_H */

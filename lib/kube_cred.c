@@ -1,0 +1,122 @@
+/*
+ * kube_cred.c: the credential a request carries, kept fresh.
+ *
+ * Tokens from a file (in-cluster service-account tokens, kubeconfig
+ * tokenFile) are re-read every token_reread_ms and after a 401, because
+ * bound tokens rotate; a failed read keeps the last good token. Exec plugin
+ * credentials are cached until their expirationTimestamp and re-run after a
+ * 401. The config's lock serialises refreshes, so concurrent requests run a
+ * plugin once, not once each.
+ */
+#include "kube_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void peerop__kube_cred_dispose(peerop__kube_cred *c)
+{
+	peerop__secret_free(c->token);
+	c->token = NULL;
+	peerop__kube_blob_dispose(&c->cert);
+	peerop__kube_blob_dispose(&c->key);
+}
+
+static void reread_token_locked(peerop_kube_config *cfg, uint64_t now_ms)
+{
+	char *t = NULL;
+	int rc = peerop__kube_read_token(&t, cfg->token_file, cfg->max_file_size);
+	cfg->token_read_ms = now_ms;
+	cfg->token_stale = 0;
+	if (rc < 0) {
+		/* Keep the last good token: a rotation in progress, or a brief
+		 * unreadable moment, must not break a working client. */
+		peerop__warn("kube", "%s: cannot re-read the token (%s); keeping the last good one",
+			cfg->source, peerop_error_last()->message);
+		return;
+	}
+	if (!cfg->token || strcmp(cfg->token, t) != 0) {
+		peerop__secret_free(cfg->token);
+		cfg->token = t;
+		cfg->generation++;
+		peerop__debug("kube", "%s: token file %s changed", cfg->source, cfg->token_file);
+	} else {
+		peerop__secret_free(t);
+	}
+}
+
+static int run_exec_locked(peerop_kube_config *cfg)
+{
+	peerop__kube_exec_result r;
+	int rc = peerop__kube_exec_run(&r, &cfg->exec, cfg->exec_cluster_info, cfg->exec_timeout_ms);
+	if (rc < 0)
+		return rc;
+	peerop__kube_exec_result_dispose(&cfg->exec_cred);
+	cfg->exec_cred = r;
+	cfg->exec_valid = 1;
+	cfg->token_stale = 0;
+	cfg->generation++;
+	return 0;
+}
+
+int peerop__kube_cred_get_at(peerop__kube_cred *out, peerop_kube_config *cfg, uint64_t now_ms, long long wall_ms)
+{
+	const char *token = NULL;
+	const peerop__kube_blob *cert = &cfg->cert, *key = &cfg->key;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&cfg->lock);
+	switch (cfg->auth) {
+	case PEEROP__KUBE_AUTH_NONE:
+		break;
+	case PEEROP__KUBE_AUTH_TOKEN:
+		token = cfg->token;
+		break;
+	case PEEROP__KUBE_AUTH_TOKEN_FILE:
+		if (cfg->token_stale || now_ms - cfg->token_read_ms >= cfg->token_reread_ms)
+			reread_token_locked(cfg, now_ms);
+		token = cfg->token;
+		if (!token)
+			rc = peerop__error_set(PEEROP_EAUTH, "%s: no token could be read from %s",
+				cfg->source, cfg->token_file);
+		break;
+	case PEEROP__KUBE_AUTH_EXEC:
+		if (!cfg->exec_valid || cfg->token_stale ||
+		    (cfg->exec_cred.expiry_wall_ms && wall_ms >= cfg->exec_cred.expiry_wall_ms))
+			rc = run_exec_locked(cfg);
+		if (rc == 0) {
+			token = cfg->exec_cred.token;
+			if (cfg->exec_cred.cert.data) {
+				cert = &cfg->exec_cred.cert;
+				key = &cfg->exec_cred.key;
+			}
+		}
+		break;
+	}
+	if (rc == 0 && token && !(out->token = strdup(token)))
+		rc = peerop__error_set(PEEROP_ENOMEM, "out of memory");
+	if (rc == 0 && (peerop__kube_blob_copy(&out->cert, cert) < 0 || peerop__kube_blob_copy(&out->key, key) < 0))
+		rc = peerop__error_set(PEEROP_ENOMEM, "out of memory");
+	out->generation = cfg->generation;
+	pthread_mutex_unlock(&cfg->lock);
+	if (rc < 0)
+		peerop__kube_cred_dispose(out);
+	return rc;
+}
+
+int peerop__kube_cred_get(peerop__kube_cred *out, peerop_kube_config *cfg, uint64_t now_ms)
+{
+	return peerop__kube_cred_get_at(out, cfg, now_ms, peerop__wall_ms());
+}
+
+int peerop__kube_cred_invalidate(peerop_kube_config *cfg, unsigned int generation)
+{
+	int refreshable;
+	pthread_mutex_lock(&cfg->lock);
+	refreshable = cfg->auth == PEEROP__KUBE_AUTH_TOKEN_FILE || cfg->auth == PEEROP__KUBE_AUTH_EXEC;
+	/* Another thread may have refreshed it already: then just retry. */
+	if (refreshable && cfg->generation == generation)
+		cfg->token_stale = 1;
+	pthread_mutex_unlock(&cfg->lock);
+	return refreshable;
+}
