@@ -80,6 +80,8 @@ void kt_server_stop(kt_server *s);
 void kt_stream_push(kt_server *s, const char *data);
 /* End the stream cleanly (1) or abort the connection (0). */
 void kt_stream_end(kt_server *s, int clean);
+/* Number of streams begun so far; only the newest one gets pushed data. */
+int kt_stream_started(kt_server *s);
 /* Number of streams currently being served. */
 int kt_stream_active(kt_server *s);
 

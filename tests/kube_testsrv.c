@@ -34,6 +34,7 @@ struct kt_server {
 	size_t slen;
 	int send;        /* 0 open, 1 clean end, 2 abort */
 	int sactive;
+	int sstarted;    /* streams begun; the newest one owns the data */
 };
 
 typedef struct pending {
@@ -46,6 +47,7 @@ typedef struct reply_ctx {
 	kt_mode mode;
 	char *body;
 	size_t len;
+	int gen;         /* KT_STREAM: which stream this is */
 } reply_ctx;
 
 static void timed_wait(kt_server *s, unsigned ms)
@@ -86,6 +88,11 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 	case KT_STREAM:
 		pthread_mutex_lock(&s->lock);
 		for (;;) {
+			if (r->gen != s->sstarted) {
+				/* a newer stream began: the client left this one */
+				pthread_mutex_unlock(&s->lock);
+				return MHD_CONTENT_READER_END_WITH_ERROR;
+			}
 			if (s->slen > 0) {
 				n = s->slen < max ? s->slen : max;
 				memcpy(buf, s->sdata, n);
@@ -199,6 +206,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (resp.mode == KT_STREAM) {
 			pthread_mutex_lock(&s->lock);
 			s->sactive++;
+			rc->gen = ++s->sstarted;
 			s->send = 0;
 			pthread_cond_broadcast(&s->cond);
 			pthread_mutex_unlock(&s->lock);
@@ -320,6 +328,15 @@ void kt_stream_end(kt_server *s, int clean)
 	s->send = clean ? 1 : 2;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+}
+
+int kt_stream_started(kt_server *s)
+{
+	int n;
+	pthread_mutex_lock(&s->lock);
+	n = s->sstarted;
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 int kt_stream_active(kt_server *s)
