@@ -342,7 +342,18 @@ typedef struct delopts {
 	json_t *body;
 } delopts;
 
+static bool parse_delopts_body(dc_req *rq, dc_resp *rs, delopts *o);
+
 static bool parse_delopts(dc_req *rq, dc_resp *rs, delopts *o)
+{
+	if (parse_delopts_body(rq, rs, o))
+		return true;
+	json_decref(o->body);
+	o->body = NULL;
+	return false;
+}
+
+static bool parse_delopts_body(dc_req *rq, dc_resp *rs, delopts *o)
 {
 	const char *q;
 	json_t *dr;

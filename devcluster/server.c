@@ -43,6 +43,44 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	peerop__debug("devcluster", "libmicrohttpd: %s", buf);
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decoding of the path and query: "+" is a space (Go's
+ * url.Values.Encode writes label selectors that way), and "%00" stays as
+ * it is, so no C string is ever cut short by an encoded NUL. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	char *r = s, *w = s;
+	(void)cls;
+	(void)c;
+	while (*r) {
+		if (r[0] == '%' && hexval(r[1]) >= 0 && hexval(r[2]) >= 0) {
+			int v = hexval(r[1]) * 16 + hexval(r[2]);
+			if (v != 0) {
+				*w++ = (char)v;
+				r += 3;
+				continue;
+			}
+		} else if (r[0] == '+') {
+			*w++ = ' ';
+			r++;
+			continue;
+		}
+		*w++ = *r++;
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 static void send_version(dc_resp *rs)
 {
 	/* kubectl's dispatcher on these machines picks its build from "minor" */
@@ -330,6 +368,7 @@ static int start_daemon(dc_server *srv)
 			MHD_OPTION_CONNECTION_LIMIT, (unsigned)2048,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
 			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+			MHD_OPTION_UNESCAPE_CALLBACK, unescape, srv,
 			MHD_OPTION_HTTPS_MEM_KEY, srv->tls.key_pem,
 			MHD_OPTION_HTTPS_MEM_CERT, srv->tls.cert_pem,
 			MHD_OPTION_END)
@@ -341,6 +380,7 @@ static int start_daemon(dc_server *srv)
 			MHD_OPTION_CONNECTION_LIMIT, (unsigned)2048,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
 			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+			MHD_OPTION_UNESCAPE_CALLBACK, unescape, srv,
 			MHD_OPTION_END);
 	if (!d)
 		return peerop__error_set(PEEROP_ECONNECT, "cannot listen on %s: %s",

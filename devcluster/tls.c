@@ -19,8 +19,13 @@ static char *pem_of(int (*write)(BIO *, void *), void *obj)
 	if (!b)
 		return NULL;
 	if (write(b, obj) == 1) {
+		/* the BIO's data is not NUL-terminated */
 		n = BIO_get_mem_data(b, &data);
-		out = n > 0 ? peerop__strndup(data, (size_t)n) : NULL;
+		out = n > 0 ? malloc((size_t)n + 1) : NULL;
+		if (out) {
+			memcpy(out, data, (size_t)n);
+			out[n] = '\0';
+		}
 	}
 	BIO_free(b);
 	return out;

@@ -45,6 +45,8 @@ START_TEST(test_label_selectors)
 	ck_assert(has_item(t, CM "?labelSelector=env!%3Dprod", "d"));
 	ck_assert_int_eq(nitems(t, CM "?labelSelector=env%20in%20(prod,dev)", &code), 3);
 	ck_assert_int_eq(nitems(t, CM "?labelSelector=env%20notin%20(prod)", &code), 2);
+	/* client-go encodes spaces as '+' */
+	ck_assert_int_eq(nitems(t, CM "?labelSelector=env+in+%28prod%29", &code), 2);
 	ck_assert_int_eq(nitems(t, CM "?labelSelector=tier", &code), 2);
 	ck_assert_int_eq(nitems(t, CM "?labelSelector=!tier", &code), 2);
 	ck_assert_int_eq(nitems(t, CM "?labelSelector=env%3Dprod,tier%3Dweb", &code), 1);

@@ -15,6 +15,7 @@ typedef struct dct {
 	char url[192];
 	char *token;
 	char *ca_file;      /* with TLS */
+	char *data_dir;     /* DIR/data when asked, else NULL */
 } dct;
 
 /* Start a server on 127.0.0.1:0. opts may be NULL. data: use DIR/data. */

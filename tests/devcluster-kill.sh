@@ -1,0 +1,136 @@
+#!/bin/sh
+# devcluster-kill.sh: the real peerop-devcluster binary. Writes acknowledged
+# before a kill -9 survive a restart with the same --data-dir; SIGTERM exits
+# 0; --help documents every flag; bad flags fail; --tls serves HTTPS that
+# curl verifies with the CA from the kubeconfig.
+set -eu
+bin="${top_builddir:-..}/devcluster/peerop-devcluster"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/dc-kill-XXXXXX")
+pid=
+cleanup() {
+	if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null || true; fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; [ -f "$tmp/log" ] && tail -n 20 "$tmp/log" >&2; exit 1; }
+
+field() { # field FILE  -> prints server url and token
+	python3 -c 'import json,sys
+k=json.load(open(sys.argv[1]))
+print(k["clusters"][0]["cluster"]["server"], k["users"][0]["user"]["token"])' "$1"
+}
+
+start() { # start EXTRA_ARGS...
+	rm -f "$tmp/kc"
+	"$bin" --listen 127.0.0.1:0 --kubeconfig-out "$tmp/kc" "$@" >"$tmp/log" 2>&1 &
+	pid=$!
+	i=0
+	while [ ! -s "$tmp/kc" ]; do
+		i=$((i + 1))
+		[ $i -lt 600 ] || fail "no kubeconfig after 60 s"
+		kill -0 "$pid" 2>/dev/null || fail "server exited"
+		sleep 0.1
+	done
+	set -- $(field "$tmp/kc")
+	url=$1 token=$2
+}
+
+api() { # api METHOD PATH [BODY] -> prints the HTTP code, body in $tmp/out
+	if [ $# -ge 3 ]; then
+		curl -s -o "$tmp/out" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $token" \
+			-H 'Content-Type: application/json' --data-binary "$3" "$url$2" || echo 000
+	else
+		curl -s -o "$tmp/out" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $token" "$url$2" || echo 000
+	fi
+}
+
+# ---- --help and bad flags
+"$bin" --help >"$tmp/help"
+for f in --listen --kubeconfig-out --data-dir --tls --token --bookmark-interval --history-size \
+	--max-body --log-level --log-format --help; do
+	grep -q -- "$f" "$tmp/help" || fail "--help does not document $f"
+done
+if "$bin" --listen 127.0.0.1:0 >/dev/null 2>&1; then fail "missing --kubeconfig-out accepted"; fi
+if "$bin" --bogus >/dev/null 2>&1; then fail "unknown flag accepted"; fi
+if "$bin" --listen nowhere:x --kubeconfig-out "$tmp/kc" >/dev/null 2>&1; then fail "bad --listen accepted"; fi
+
+# ---- kill -9 loses no acknowledged write
+start --data-dir "$tmp/data"
+[ "$(api GET /version)" = 200 ] || fail "/version"
+: >"$tmp/acked"
+(
+	n=0
+	while [ $n -lt 400 ]; do
+		code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $token" \
+			-H 'Content-Type: application/json' \
+			--data-binary "{\"metadata\":{\"name\":\"cm-$n\"},\"data\":{\"n\":\"$n\"}}" \
+			"$url/api/v1/namespaces/default/configmaps" 2>/dev/null || echo 000)
+		[ "$code" = 201 ] && echo "cm-$n" >>"$tmp/acked"
+		n=$((n + 1))
+	done
+) &
+writer=$!
+# let some writes through, then kill -9 in the middle of the stream
+i=0
+while [ "$(wc -l <"$tmp/acked")" -lt 50 ]; do
+	i=$((i + 1)); [ $i -lt 600 ] || fail "writes did not start"; sleep 0.1
+done
+kill -9 "$pid"
+wait "$pid" 2>/dev/null || true
+pid=
+wait "$writer" 2>/dev/null || true
+acked=$(wc -l <"$tmp/acked")
+echo "acknowledged before kill -9: $acked"
+
+start --data-dir "$tmp/data"
+[ "$(api GET '/api/v1/namespaces/default/configmaps?limit=1000')" = 200 ] || fail "list after restart"
+python3 - "$tmp/out" "$tmp/acked" <<'PY' || fail "acknowledged writes lost"
+import json, sys
+items = {i["metadata"]["name"] for i in json.load(open(sys.argv[1]))["items"]}
+acked = [l.strip() for l in open(sys.argv[2]) if l.strip()]
+lost = [a for a in acked if a not in items]
+if lost:
+    print("lost:", lost[:10], file=sys.stderr)
+    sys.exit(1)
+PY
+# the counter kept going: a new write gets a larger resourceVersion
+[ "$(api POST /api/v1/namespaces/default/configmaps '{"metadata":{"name":"after"}}')" = 201 ] || fail "write after restart"
+
+# ---- SIGTERM exits 0
+kill -TERM "$pid"
+status=0
+wait "$pid" || status=$?
+pid=
+[ "$status" = 0 ] || fail "SIGTERM exit status $status"
+
+# ---- restart over the admin API keeps the port and the data
+start --data-dir "$tmp/data" --token s3cret
+[ "$token" = s3cret ] || fail "--token not used"
+[ "$(api POST /_devcluster/restart)" = 202 ] || fail "restart fault"
+i=0
+until [ "$(api GET /_devcluster/status)" = 200 ] && grep -q '"restarts":1' "$tmp/out"; do
+	i=$((i + 1)); [ $i -lt 600 ] || fail "not back after restart"; sleep 0.1
+done
+[ "$(api GET /api/v1/namespaces/default/configmaps/after)" = 200 ] || fail "data after admin restart"
+kill -INT "$pid"
+status=0
+wait "$pid" || status=$?
+pid=
+[ "$status" = 0 ] || fail "SIGINT exit status $status"
+
+# ---- TLS, verified with the kubeconfig's CA
+start --tls
+case $url in https://127.0.0.1:*) ;; *) fail "not https: $url" ;; esac
+python3 -c 'import json,sys,base64
+k=json.load(open(sys.argv[1]))
+open(sys.argv[2],"wb").write(base64.b64decode(k["clusters"][0]["cluster"]["certificate-authority-data"]))' "$tmp/kc" "$tmp/ca.pem"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/ca.pem" -H "Authorization: Bearer $token" \
+	"$url/api/v1/namespaces") || fail "TLS request failed"
+[ "$code" = 200 ] || fail "TLS list: $code"
+if curl -s -o /dev/null "$url/version" 2>/dev/null; then fail "TLS accepted without the CA"; fi
+mode=$(stat -c %a "$tmp/kc")
+[ "$mode" = 600 ] || fail "kubeconfig mode $mode"
+kill -TERM "$pid"
+wait "$pid" || fail "TLS server exit status"
+pid=
+echo "devcluster-kill: ok"
