@@ -42,4 +42,44 @@ int peerop__watch_decoder_finish(peerop__watch_decoder *d);
 void peerop__watch_decoder_reset(peerop__watch_decoder *d);
 void peerop__watch_decoder_dispose(peerop__watch_decoder *d);
 
+/* ---- object store (informer_store.c) --------------------------------------
+ * A thread-safe map from "namespace/name" (or "name" when cluster-scoped) to
+ * an object, with secondary indexes. Objects are kept as compact serialized
+ * JSON in immutable, reference-counted blobs: memory stays close to the
+ * size of the JSON (a parsed json_t tree costs several times more), readers
+ * parse outside the lock, and every caller gets its own copy to mutate. */
+typedef struct peerop__store peerop__store;
+
+/* An index function calls emit once per value the object has for this
+ * index (none, one or several). */
+typedef void (*peerop__index_emit)(const char *value, void *ctx);
+typedef void (*peerop__index_fn)(const json_t *obj, peerop__index_emit emit, void *ctx, void *payload);
+
+int peerop__store_new(peerop__store **out);
+void peerop__store_free(peerop__store *s);
+/* Add an index; only before the first upsert. */
+int peerop__store_add_index(peerop__store *s, const char *name, peerop__index_fn fn, void *payload);
+/* The store key of an object: "ns/name" or "name". Caller frees. */
+char *peerop__store_key(const json_t *obj);
+/* Insert or replace the object (borrowed) under its key. */
+int peerop__store_upsert(peerop__store *s, const json_t *obj);
+/* Remove by key; *out_last (optional) receives the stored object. ENOTFOUND if absent. */
+int peerop__store_delete(peerop__store *s, const char *key, json_t **out_last);
+int peerop__store_get(peerop__store *s, const char *key, json_t **out);
+/* A JSON array of copies: every object (ns NULL), or those of one namespace. */
+int peerop__store_list(peerop__store *s, const char *ns, json_t **out);
+/* A JSON array of copies of the objects whose index has this value. */
+int peerop__store_by_index(peerop__store *s, const char *index, const char *value, json_t **out);
+/* Keys only: a JSON array of strings. */
+int peerop__store_keys(peerop__store *s, json_t **out);
+size_t peerop__store_count(peerop__store *s);
+/* Bytes of serialized JSON held (for the memory benchmark). */
+size_t peerop__store_bytes(peerop__store *s);
+
+/* Built-in index functions. */
+void peerop__index_controller_uid(const json_t *obj, peerop__index_emit emit, void *ctx, void *payload);
+/* payload: the label key (a string that outlives the store). */
+void peerop__index_label(const json_t *obj, peerop__index_emit emit, void *ctx, void *payload);
+void peerop__index_namespace(const json_t *obj, peerop__index_emit emit, void *ctx, void *payload);
+
 #endif
