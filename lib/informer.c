@@ -144,12 +144,6 @@ PEEROP_EXTERN(int) peerop_informer_new(peerop_informer **out, peerop_kube_client
 	return 0;
 }
 
-/* Adapts the public index callback to the store's (same shape). */
-typedef struct user_index {
-	peerop_informer_index_cb fn;
-	void *payload;
-} user_index;
-
 PEEROP_EXTERN(int) peerop_informer_add_index(peerop_informer *inf, const char *name,
 	peerop_informer_index_cb fn, void *payload)
 {
@@ -157,8 +151,7 @@ PEEROP_EXTERN(int) peerop_informer_add_index(peerop_informer *inf, const char *n
 		return peerop__error_set(PEEROP_EINVAL, "peerop_informer_add_index: missing argument");
 	if (inf->watch)
 		return peerop__error_set(PEEROP_EINVAL, "informer index \"%s\": add indexes before start", name);
-	/* The public and internal callback types have the same signature. */
-	return peerop__store_add_index(inf->store, name, (peerop__index_fn)fn, payload);
+	return peerop__store_add_index(inf->store, name, fn, payload);
 }
 
 PEEROP_EXTERN(int) peerop_informer_add_owner_index(peerop_informer *inf, const char *name)

@@ -220,6 +220,9 @@ typedef struct peerop__kube_stream_opts {
 	const int *stop;
 	/* No byte for this long: PEEROP_ETIMEOUT. 0: no idle timeout. */
 	unsigned int idle_timeout_ms;
+	/* If not NULL, receives the reply's Retry-After in milliseconds (0 when
+	 * it had none), so the caller can honour it for 429 and 504. */
+	unsigned int *retry_after_ms;
 } peerop__kube_stream_opts;
 
 /* GET path_and_query and stream the reply body to o->on_data, on the

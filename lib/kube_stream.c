@@ -126,6 +126,12 @@ static int stream_once(peerop_kube_client *c, const char *url, const peerop__kub
 		curl_multi_poll(multi, NULL, 0, STREAM_TICK_MS, NULL);
 	}
 	curl_easy_getinfo(s.easy, CURLINFO_RESPONSE_CODE, status);
+	if (o->retry_after_ms) {
+		curl_off_t ra = 0;
+		*o->retry_after_ms = 0;
+		if (*status != 200 && curl_easy_getinfo(s.easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+			*o->retry_after_ms = ra > 3600 ? 3600000u : (unsigned int)ra * 1000u;
+	}
 	if (rc == 0 && s.cb_rc) {
 		rc = s.cb_rc;
 		if (rc == PEEROP_ECANCELED && peerop_error_last()->code != PEEROP_ECANCELED)

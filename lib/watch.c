@@ -63,6 +63,7 @@ struct peerop_watch {
 	uint64_t backoff_ms;
 	uint64_t last_error_ms;
 	int consecutive_gone;
+	unsigned int retry_after_ms; /* of the last failed request */
 };
 
 static int stopped(const peerop_watch *w)
@@ -418,6 +419,7 @@ static int run_stream(peerop_watch *w, session_mode mode)
 	so.payload = w;
 	so.stop = &w->stop;
 	so.idle_timeout_ms = w->opts.idle_timeout_ms;
+	so.retry_after_ms = &w->retry_after_ms;
 	rc = peerop__kube_stream(w->client, path.ptr, &so);
 	if (rc == 0)
 		rc = peerop__watch_decoder_finish(&w->dec);
@@ -469,6 +471,7 @@ static int list_page(peerop_watch *w, const char *cont, json_t **out)
 	so.payload = &lb;
 	so.stop = &w->stop;
 	so.idle_timeout_ms = w->opts.idle_timeout_ms;
+	so.retry_after_ms = &w->retry_after_ms;
 	rc = peerop__kube_stream(w->client, path.ptr, &so);
 	if (rc == 0) {
 		*out = json_loadb(lb.buf.ptr ? lb.buf.ptr : "", lb.buf.len, 0, &err);
@@ -656,7 +659,7 @@ static void *thread_main(void *arg)
 		report(w, rc, peerop_error_last()->message);
 		if (rc == PEEROP_ETOOMANY || rc == PEEROP_EUNAVAILABLE) {
 			/* 429, and 504 "resource version too large": wait as told. */
-			if (backoff(w, peerop__kube_last_retry_after_ms()))
+			if (backoff(w, w->retry_after_ms))
 				break;
 			continue;
 		}

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include "internal.h"
+#include "peerop/informer.h"
 
 #define PEEROP__WATCH_DEFAULT_MAX_EVENT ((size_t)16 << 20)
 
@@ -52,8 +53,8 @@ typedef struct peerop__store peerop__store;
 
 /* An index function calls emit once per value the object has for this
  * index (none, one or several). */
-typedef void (*peerop__index_emit)(const char *value, void *ctx);
-typedef void (*peerop__index_fn)(const json_t *obj, peerop__index_emit emit, void *ctx, void *payload);
+typedef peerop_informer_index_emit peerop__index_emit;
+typedef peerop_informer_index_cb peerop__index_fn;
 
 int peerop__store_new(peerop__store **out);
 void peerop__store_free(peerop__store *s);

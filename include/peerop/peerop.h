@@ -14,5 +14,7 @@
 #include <peerop/log.h>
 #include <peerop/global.h>
 #include <peerop/kube.h>
+#include <peerop/watch.h>
+#include <peerop/informer.h>
 
 #endif /* PEEROP_H */
