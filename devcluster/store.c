@@ -430,7 +430,7 @@ static int ensure_namespace(dc_store *s, const char *name)
 		return 0;
 	dc_new_uid(uid);
 	dc_now_rfc3339(ts, sizeof(ts));
-	o = json_pack("{s:s,s:s,s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind", "Namespace",
+	o = json_pack("{s:s,s:s,s:{s:s,s:s,s:s}}", "kind", "Namespace", "apiVersion", "v1",
 		"metadata", "name", name, "uid", uid, "creationTimestamp", ts);
 	if (!o)
 		return PEEROP_ENOMEM;
