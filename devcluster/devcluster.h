@@ -168,7 +168,6 @@ typedef struct dc_entry {
 	char *key;               /* "ns/name" ("/name" for cluster-scoped) */
 	dc_obj *obj;
 	dc_coll *coll;
-	size_t idx;              /* position in coll->arr */
 } dc_entry;
 
 struct dc_coll {
@@ -179,9 +178,8 @@ struct dc_coll {
 	bool active;             /* false once its CRD is gone */
 	const dc_rtype *storage_type;
 	dc_map *entries;         /* key -> dc_entry */
-	dc_entry **arr;          /* every entry; sorted by key when sorted */
+	dc_entry **arr;          /* every entry, always sorted by key */
 	size_t n, cap;
-	bool sorted;
 	/* Called after every committed change (CRDs register their types).
 	 * obj is NULL when the object was removed. */
 	void (*on_commit)(dc_store *s, dc_coll *c, const dc_obj *obj, const dc_obj *old);
@@ -232,7 +230,7 @@ dc_coll *dc_store_coll(dc_store *s, const char *group, const char *plural);
 /* Lookup by namespace ("" for cluster-scoped) and name. Lock held. */
 dc_entry *dc_coll_get(dc_coll *c, const char *ns, const char *name);
 dc_entry *dc_store_by_uid(dc_store *s, const char *uid);
-/* Sorted view of a collection; [*lo, *hi) limits it to namespace ns if not NULL. */
+/* The range [*lo, *hi) of coll->arr in namespace ns (everything if NULL). */
 void dc_coll_range(dc_coll *c, const char *ns, size_t *lo, size_t *hi);
 /* The index of the first entry with key > after, within [lo, hi). */
 size_t dc_coll_after(dc_coll *c, size_t lo, size_t hi, const char *after);

@@ -58,7 +58,6 @@ dc_coll *dc_store_coll(dc_store *s, const char *group, const char *plural)
 	c->group = strdup(group);
 	c->plural = strdup(plural);
 	c->entries = dc_map_new();
-	c->sorted = true;
 	if (!c->resource || !c->group || !c->plural || !c->entries) {
 		free(c->resource);
 		free(c->group);
@@ -114,22 +113,6 @@ dc_entry *dc_store_by_uid(dc_store *s, const char *uid)
 	return uid && *uid ? dc_map_get(s->uids, uid) : NULL;
 }
 
-static int cmp_entry(const void *a, const void *b)
-{
-	return strcmp((*(dc_entry *const *)a)->key, (*(dc_entry *const *)b)->key);
-}
-
-static void coll_sort(dc_coll *c)
-{
-	size_t i;
-	if (c->sorted)
-		return;
-	qsort(c->arr, c->n, sizeof(*c->arr), cmp_entry);
-	for (i = 0; i < c->n; i++)
-		c->arr[i]->idx = i;
-	c->sorted = true;
-}
-
 /* first index in [lo, hi) whose key is >= k (or > k when strict) */
 static size_t lower_bound(dc_coll *c, size_t lo, size_t hi, const char *k, bool strict)
 {
@@ -148,7 +131,6 @@ void dc_coll_range(dc_coll *c, const char *ns, size_t *lo, size_t *hi)
 {
 	char *k;
 	size_t n;
-	coll_sort(c);
 	*lo = 0;
 	*hi = c->n;
 	if (!ns)
@@ -169,7 +151,6 @@ void dc_coll_range(dc_coll *c, const char *ns, size_t *lo, size_t *hi)
 
 size_t dc_coll_after(dc_coll *c, size_t lo, size_t hi, const char *after)
 {
-	coll_sort(c);
 	return lower_bound(c, lo, hi, after, true);
 }
 
@@ -280,13 +261,15 @@ int dc_store_apply(dc_store *s, dc_coll *c, const char *key, dc_obj *nobj,
 
 	if (deleted) {
 		type = DC_EV_DELETED;
+		size_t at = lower_bound(c, 0, c->n, key, false);
 		dc_map_del(c->entries, key);
-		if (e->idx != c->n - 1) {
-			c->arr[e->idx] = c->arr[c->n - 1];
-			c->arr[e->idx]->idx = e->idx;
-			c->sorted = false;
+		/* keep the array sorted: lists, namespace ranges and continue
+		 * tokens are binary searches, and a memmove of pointers is cheap
+		 * next to sorting 100,000 entries for the next list */
+		if (at < c->n && c->arr[at] == e) {
+			memmove(c->arr + at, c->arr + at + 1, (c->n - at - 1) * sizeof(*c->arr));
+			c->n--;
 		}
-		c->n--;
 		dc_map_del(s->uids, old->uid);
 		deps_remove(s, e, old);
 		free(e->key);
@@ -311,13 +294,16 @@ int dc_store_apply(dc_store *s, dc_coll *c, const char *key, dc_obj *nobj,
 			c->arr = na;
 			c->cap = ncap;
 		}
-		/* appending in key order keeps the array sorted (replay, bulk creates) */
-		if (c->sorted && c->n > 0 && strcmp(c->arr[c->n - 1]->key, key) > 0)
-			c->sorted = false;
+		{
+			/* creates in key order (replay, bulk loads) append */
+			size_t at = c->n > 0 && strcmp(c->arr[c->n - 1]->key, key) < 0 ? c->n
+				: lower_bound(c, 0, c->n, key, false);
+			memmove(c->arr + at + 1, c->arr + at, (c->n - at) * sizeof(*c->arr));
+			c->arr[at] = e;
+			c->n++;
+		}
 		e->coll = c;
-		e->idx = c->n;
 		e->obj = dc_obj_ref(nobj);
-		c->arr[c->n++] = e;
 		dc_map_put(s->uids, nobj->uid, e);
 		deps_add(s, e);
 	}
