@@ -108,6 +108,15 @@ static int fail(char **err, dc_selector *sel, const char *fmt, const char *text)
 
 #define SKIPWS(p) while (*(p) == ' ' || *(p) == '\t') (p)++
 
+/* One label value at *p (possibly empty), added to r. */
+static bool take_value(const char **p, req *r)
+{
+	const char *v = *p;
+	while (value_char(**p))
+		(*p)++;
+	return valid_value(v, (size_t)(*p - v)) && add_val(r, v, (size_t)(*p - v)) == 0;
+}
+
 int dc_label_selector_parse(dc_selector **out, const char *text, char **err)
 {
 	dc_selector *sel;
@@ -148,16 +157,12 @@ int dc_label_selector_parse(dc_selector **out, const char *text, char **err)
 		} else if (*p == ',' || *p == '\0') {
 			r->op = OP_EXISTS;
 		} else if (p[0] == '=' || (p[0] == '!' && p[1] == '=') || p[0] == '>' || p[0] == '<') {
-			const char *v;
 			if (p[0] == '!') { r->op = OP_NE; p += 2; }
 			else if (p[0] == '>') { r->op = OP_GT; p++; }
 			else if (p[0] == '<') { r->op = OP_LT; p++; }
 			else { r->op = OP_EQ; p += (p[1] == '=') ? 2 : 1; }
 			SKIPWS(p);
-			v = p;
-			while (value_char(*p))
-				p++;
-			if (!valid_value(v, (size_t)(p - v)) || add_val(r, v, (size_t)(p - v)) != 0)
+			if (!take_value(&p, r))
 				return fail(err, sel, "unable to parse requirement: invalid label value in selector \"%s\"", text);
 			if ((r->op == OP_GT || r->op == OP_LT) && (r->vals[0][0] == '\0' ||
 			    strspn(r->vals[0], "0123456789") != strlen(r->vals[0])))
@@ -170,12 +175,8 @@ int dc_label_selector_parse(dc_selector **out, const char *text, char **err)
 				return fail(err, sel, "unable to parse requirement: expected '(' in selector \"%s\"", text);
 			p++;
 			for (;;) {
-				const char *v;
 				SKIPWS(p);
-				v = p;
-				while (value_char(*p))
-					p++;
-				if (!valid_value(v, (size_t)(p - v)) || add_val(r, v, (size_t)(p - v)) != 0)
+				if (!take_value(&p, r))
 					return fail(err, sel, "unable to parse requirement: invalid label value in selector \"%s\"", text);
 				SKIPWS(p);
 				if (*p == ',') {

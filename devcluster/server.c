@@ -359,29 +359,26 @@ static int start_daemon(dc_server *srv)
 		flags |= MHD_USE_IPv6;
 	if (srv->opts.tls)
 		flags |= MHD_USE_TLS;
-	d = srv->opts.tls
-		? MHD_start_daemon(flags, (uint16_t)srv->port, NULL, NULL, on_request, srv,
-			MHD_OPTION_SOCK_ADDR, &ss,
-			MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)2048,
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
-			MHD_OPTION_UNESCAPE_CALLBACK, unescape, srv,
-			MHD_OPTION_HTTPS_MEM_KEY, srv->tls.key_pem,
-			MHD_OPTION_HTTPS_MEM_CERT, srv->tls.cert_pem,
-			MHD_OPTION_END)
-		: MHD_start_daemon(flags, (uint16_t)srv->port, NULL, NULL, on_request, srv,
-			MHD_OPTION_SOCK_ADDR, &ss,
-			MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)2048,
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
-			MHD_OPTION_UNESCAPE_CALLBACK, unescape, srv,
-			MHD_OPTION_END);
+	{
+		struct MHD_OptionItem o[] = {
+			{ MHD_OPTION_SOCK_ADDR, 0, &ss },
+			{ MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL },
+			{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv },
+			/* headers and URL together; longer requests get 431/414 */
+			{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 128 * 1024, NULL },
+			{ MHD_OPTION_CONNECTION_LIMIT, 2048, NULL },
+			{ MHD_OPTION_CONNECTION_TIMEOUT, 300, NULL },
+			{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, srv },
+			{ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, srv },
+			{ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls.key_pem },
+			{ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls.cert_pem },
+			{ MHD_OPTION_END, 0, NULL },
+		};
+		if (!srv->opts.tls)
+			o[8].option = MHD_OPTION_END;
+		d = MHD_start_daemon(flags, (uint16_t)srv->port, NULL, NULL, on_request, srv,
+			MHD_OPTION_ARRAY, o, MHD_OPTION_END);
+	}
 	if (!d)
 		return peerop__error_set(PEEROP_ECONNECT, "cannot listen on %s: %s",
 			srv->listen_host ? listen : srv->opts.listen, errno ? strerror(errno) : "libmicrohttpd failed");
