@@ -95,7 +95,7 @@ static void status(dc_server *srv, dc_resp *rs)
 		"watchers", s->nwatchers, "objects", (json_int_t)objects, "history", (json_int_t)s->ring_len,
 		"watchesStalled", s->stall_watches,
 		"fail", "code", srv->faults.fail_code, "left", srv->faults.fail_left, "delayMs", (int)srv->faults.delay_ms,
-		"restarts", (json_int_t)srv->restarts);
+		"restarts", (json_int_t)__atomic_load_n(&srv->restarts, __ATOMIC_RELAXED));
 	pthread_mutex_unlock(&srv->faults.mu);
 	pthread_mutex_unlock(&s->mu);
 	dc_resp_json(rs, 200, j);

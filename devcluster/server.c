@@ -385,6 +385,13 @@ static int start_daemon(dc_server *srv)
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	if (info && info->port)
 		srv->port = info->port;
+	/* computed while nothing else runs: dc_server_url() only reads it */
+	{
+		const char *h = srv->listen_host ? srv->listen_host : "127.0.0.1";
+		bool v6 = strchr(h, ':') != NULL;
+		snprintf(srv->url, sizeof(srv->url), "%s://%s%s%s:%u", srv->opts.tls ? "https" : "http",
+			v6 ? "[" : "", h, v6 ? "]" : "", srv->port);
+	}
 	srv->daemon = d;
 	return 0;
 }
@@ -528,7 +535,7 @@ int dc_server_restart(dc_server *srv)
 	if (rc == 0)
 		rc = start_daemon(srv);
 	if (rc == 0) {
-		srv->restarts++;
+		__atomic_add_fetch(&srv->restarts, 1, __ATOMIC_RELAXED);
 		peerop__info("devcluster", "restarted on %s", dc_server_url(srv));
 	}
 	return rc;
@@ -570,12 +577,7 @@ const char *dc_server_token(const dc_server *srv)
 
 const char *dc_server_url(const dc_server *srv)
 {
-	dc_server *m = (dc_server *)srv;
-	const char *h = srv->listen_host ? srv->listen_host : "127.0.0.1";
-	bool v6 = strchr(h, ':') != NULL;
-	snprintf(m->url, sizeof(m->url), "%s://%s%s%s:%u", srv->opts.tls ? "https" : "http",
-		v6 ? "[" : "", h, v6 ? "]" : "", srv->port);
-	return m->url;
+	return srv->url;
 }
 
 const char *dc_server_kubeconfig(const dc_server *srv)

@@ -254,6 +254,14 @@ START_TEST(test_tls)
 	dct_req(t, &r, "GET", CM, NULL, NULL);
 	ck_assert_int_eq(r.code, 200);
 	dct_resp_free(&r);
+	/* a watch streams over TLS too */
+	{
+		dct_watch *w = dct_watch_start(t, CM "?watch=true");
+		free(dct_make_cm(t, "default", "over-tls", NULL));
+		ck_assert(dct_watch_wait(w, 1, 20000));
+		ck_assert_str_eq(dct_ev_name(w, 0), "over-tls");
+		dct_watch_stop(w);
+	}
 	kc = json_loads(dc_server_kubeconfig(t->srv), 0, NULL);
 	ck_assert_ptr_nonnull(json_object_get(json_object_get(json_array_get(json_object_get(kc, "clusters"), 0), "cluster"),
 		"certificate-authority-data"));
