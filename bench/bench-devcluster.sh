@@ -119,6 +119,18 @@ get=$(rps "$cm/target")
 list=$(rps "$url/api/v1/namespaces/kube-public/configmaps")
 create=$(rps "$cm" "$tmp/create.lua")
 patch=$(rps "$cm/target" "$tmp/patch.lua")
+# the same creates with --data-dir: every reply waits for fdatasync
+"$bin" --listen 127.0.0.1:0 --kubeconfig-out "$tmp/kc2" --log-level warn --data-dir "$tmp/data" >"$tmp/dc2.log" 2>&1 &
+dc2_pid=$!
+i=0
+while [ ! -s "$tmp/kc2" ]; do i=$((i + 1)); [ $i -lt 300 ] || { echo "devcluster --data-dir did not start"; exit 1; }; sleep 0.1; done
+url2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["clusters"][0]["cluster"]["server"])' "$tmp/kc2")
+auth_saved=$auth
+auth="Authorization: Bearer $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["users"][0]["user"]["token"])' "$tmp/kc2")"
+create_fsync=$(rps "$url2/api/v1/namespaces/default/configmaps" "$tmp/create.lua")
+auth=$auth_saved
+kill "$dc2_pid" 2>/dev/null; wait "$dc2_pid" 2>/dev/null || true
+
 ratio() { python3 -c "import sys; print('%.2f' % (float(sys.argv[1]) / float(sys.argv[2])) if float(sys.argv[2]) else 'n/a')" "$1" "$2"; }
 
 echo "requests/s, $clients clients, ${dur}s each (peer: nginx serving the GET reply as a file)"
@@ -127,6 +139,7 @@ printf '%-28s %12s %12s %8s\n' "GET configmap" "$get" "$peer" "$(ratio "$get" "$
 printf '%-28s %12s %12s %8s\n' "LIST 100 configmaps" "$list" "$peer" "$(ratio "$list" "$peer")"
 printf '%-28s %12s %12s %8s\n' "CREATE configmap" "$create" "$peer" "$(ratio "$create" "$peer")"
 printf '%-28s %12s %12s %8s\n' "PATCH (merge) configmap" "$patch" "$peer" "$(ratio "$patch" "$peer")"
+printf '%-28s %12s %12s %8s\n' "CREATE, --data-dir (fsync)" "$create_fsync" "$peer" "$(ratio "$create_fsync" "$peer")"
 echo
 
 # ---- watch fan-out: W watchers, E events each

@@ -336,6 +336,101 @@ START_TEST(test_slow_watcher_does_not_block_writers)
 }
 END_TEST
 
+typedef struct writer_arg {
+	dct *t;
+	int id;
+} writer_arg;
+
+/* Creates, patches and deletes, as fast as it can. */
+static void *writer(void *arg)
+{
+	writer_arg *a = arg;
+	int i;
+	for (i = 0; i < 60; i++) {
+		char name[32], path[128];
+		long code;
+		snprintf(name, sizeof(name), "w%d-%d", a->id, i);
+		free(dct_make_cm(a->t, a->id % 2 ? "default" : "kube-public", name, i % 3 ? "{\"sel\":\"yes\"}" : NULL));
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", a->id % 2 ? "default" : "kube-public", name);
+		json_decref(dct_patch(a->t, &code, path, "application/merge-patch+json", "{\"data\":{\"n\":\"2\"}}"));
+		if (i % 4 == 0)
+			json_decref(dct_call(a->t, &code, "DELETE", path, NULL));
+	}
+	return NULL;
+}
+
+/* Under concurrent writers every watcher sees every matching change, once,
+ * in resourceVersion order, and what it saw adds up to the final list. */
+START_TEST(test_concurrent_writers_consistent_watches)
+{
+	dc_server_options o;
+	dct *t;
+	dct_watch *all, *ns, *lab;
+	pthread_t th[4];
+	writer_arg args[4];
+	json_t *list, *seen, *it;
+	long code;
+	size_t i, n;
+	unsigned long long prev = 0, last_rv;
+	memset(&o, 0, sizeof(o));
+	o.history_size = 100000;
+	t = dct_start(&o, false);
+	all = dct_watch_start(t, "/api/v1/configmaps?watch=true&resourceVersion=1");
+	ns = dct_watch_start(t, CM "?watch=true&resourceVersion=1");
+	lab = dct_watch_start(t, "/api/v1/configmaps?watch=true&resourceVersion=1&labelSelector=sel%3Dyes");
+	for (i = 0; i < 4; i++) {
+		args[i].t = t;
+		args[i].id = (int)i;
+		ck_assert(pthread_create(&th[i], NULL, writer, &args[i]) == 0);
+	}
+	for (i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	list = dct_call(t, &code, "GET", "/api/v1/configmaps", NULL);
+	last_rv = strtoull(json_string_value(json_object_get(json_object_get(list, "metadata"), "resourceVersion")), NULL, 10);
+	/* wait until the all-namespaces watcher has seen the list's revision */
+	ck_assert(TH_WAIT_UNTIL(({ size_t c = dct_watch_count(all); c > 0 &&
+		strtoull(obj_rv(all, c - 1), NULL, 10) >= last_rv; }), 60000));
+	/* strictly increasing, and replaying the events gives the list */
+	seen = json_object();
+	n = dct_watch_count(all);
+	for (i = 0; i < n; i++) {
+		unsigned long long rv = strtoull(obj_rv(all, i), NULL, 10);
+		json_t *o2 = json_object_get(dct_watch_event(all, i), "object");
+		char key[256];
+		ck_assert_msg(rv > prev, "event %zu: rv %llu after %llu", i, rv, prev);
+		prev = rv;
+		snprintf(key, sizeof(key), "%s/%s", json_string_value(json_object_get(json_object_get(o2, "metadata"), "namespace")),
+			dct_ev_name(all, i));
+		if (!strcmp(dct_ev_type(all, i), "DELETED"))
+			json_object_del(seen, key);
+		else
+			json_object_set(seen, key, o2);
+	}
+	ck_assert_uint_eq(json_object_size(seen), json_array_size(json_object_get(list, "items")));
+	json_array_foreach(json_object_get(list, "items"), i, it) {
+		char key[256];
+		snprintf(key, sizeof(key), "%s/%s", json_string_value(json_object_get(json_object_get(it, "metadata"), "namespace")),
+			json_string_value(json_object_get(json_object_get(it, "metadata"), "name")));
+		ck_assert_msg(json_equal(json_object_get(seen, key), it), "%s differs", key);
+	}
+	/* the filtered watchers saw only their part */
+	ck_assert(TH_WAIT_UNTIL(dct_watch_count(ns) > 0 && strtoull(obj_rv(ns, dct_watch_count(ns) - 1), NULL, 10) > 0, 60000));
+	for (i = 0; i < dct_watch_count(ns); i++)
+		ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(
+			dct_watch_event(ns, i), "object"), "metadata"), "namespace")), "default");
+	for (i = 0; i < dct_watch_count(lab); i++) {
+		json_t *labels = json_object_get(json_object_get(json_object_get(dct_watch_event(lab, i), "object"), "metadata"), "labels");
+		ck_assert_str_eq(json_string_value(json_object_get(labels, "sel")), "yes");
+	}
+	json_decref(seen);
+	json_decref(list);
+	dct_watch_stop(all);
+	dct_watch_stop(ns);
+	dct_watch_stop(lab);
+	dct_stop(t);
+}
+END_TEST
+
 Suite *suite(void)
 {
 	Suite *s = suite_create("devcluster_watch");
@@ -350,6 +445,7 @@ Suite *suite(void)
 	tcase_add_test(tc, test_watch_faults_close_and_stall);
 	tcase_add_test(tc, test_watch_client_gone_and_crd_removed);
 	tcase_add_test(tc, test_slow_watcher_does_not_block_writers);
+	tcase_add_test(tc, test_concurrent_writers_consistent_watches);
 	suite_add_tcase(s, tc);
 	return s;
 }
