@@ -16,5 +16,8 @@
 #include <peerop/kube.h>
 #include <peerop/watch.h>
 #include <peerop/informer.h>
+#include <peerop/metrics.h>
+#include <peerop/httpd.h>
+#include <peerop/peer.h>
 
 #endif /* PEEROP_H */

@@ -1,0 +1,556 @@
+/*
+ * pinger.c: the pinger thread, over libcurl's multi interface.
+ *
+ * One thread, one multi handle, one easy handle per peer. A round adds the
+ * easy handle of every due peer to the multi at once, so a thousand peers
+ * cost a thousand concurrent transfers on one thread, not a thousand
+ * threads. Between rounds an easy handle is removed from the multi, but
+ * its connection stays in the multi's connection cache and the next round
+ * reuses it (keep-alive), saving the TCP handshake.
+ *
+ * Scheduling: a healthy peer is due at each round (every interval, with
+ * jitter so that a fleet started together does not ping in lockstep). A
+ * failing peer is due after its backoff: backoff_ms, doubling with each
+ * consecutive failure, capped at the interval.
+ */
+#include "pinger_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define NOT_UNTIL_ROUND UINT64_MAX
+
+PEEROP_EXTERN(int) peerop_pinger_options_init(peerop_pinger_options *opts, unsigned int version)
+{
+	peerop_pinger_options def = PEEROP_PINGER_OPTIONS_INIT;
+	if (!opts || version != PEEROP_PINGER_OPTIONS_VERSION)
+		return peerop__error_set(PEEROP_EINVAL, "pinger options: unsupported version %u", version);
+	*opts = def;
+	return 0;
+}
+
+PEEROP_EXTERN(int) peerop_pinger_new(peerop_pinger **out, const peerop_pinger_options *opts)
+{
+	peerop_pinger *p;
+	char *id_header = NULL;
+
+	if (!out || !opts || opts->version != PEEROP_PINGER_OPTIONS_VERSION)
+		return peerop__error_set(PEEROP_EINVAL, "pinger: missing or unsupported options");
+	*out = NULL;
+	if (!opts->peers || !opts->self_id || !*opts->self_id || strlen(opts->self_id) >= PEEROP__ID_MAX ||
+	    strpbrk(opts->self_id, "\r\n"))
+		return peerop__error_set(PEEROP_EINVAL, "pinger: a peer set and an identity (1-253 characters) are required");
+	if (!(p = calloc(1, sizeof(*p))))
+		return peerop__error_set(PEEROP_ENOMEM, "pinger: out of memory");
+	pthread_mutex_init(&p->lock, NULL);
+	p->set = opts->peers;
+	p->interval_ms = opts->interval_ms ? opts->interval_ms : 60000;
+	p->timeout_ms = opts->timeout_ms ? opts->timeout_ms : 2000;
+	if (p->timeout_ms > p->interval_ms)
+		p->timeout_ms = p->interval_ms;
+	p->backoff_ms = opts->backoff_ms ? opts->backoff_ms : 2000;
+	p->body_limit = opts->body_limit ? opts->body_limit : 256;
+	p->jitter = opts->jitter < 0 ? 0 : opts->jitter > 0 ? opts->jitter : 0.1;
+	if (p->jitter > 0.5)
+		p->jitter = 0.5;
+	p->quiet = opts->quiet;
+	p->on_result = opts->on_result;
+	p->payload = opts->payload;
+	if (opts->self_listen && peerop__split_hostport(&p->self_host, &p->self_port, opts->self_listen,
+	    "pinger self_listen") != 0) {
+		peerop_pinger_free(p);
+		return PEEROP_EINVAL;
+	}
+	if (p->self_host && (!strcmp(p->self_host, "0.0.0.0") || !strcmp(p->self_host, "::")))
+		p->self_host[0] = '\0';
+	if (!(p->self_id = peerop__strdup(opts->self_id)) ||
+	    !(id_header = malloc(strlen(opts->self_id) + sizeof(PEEROP_HTTPD_ID_HEADER) + 3))) {
+		peerop_pinger_free(p);
+		return peerop__error_set(PEEROP_ENOMEM, "pinger: out of memory");
+	}
+	sprintf(id_header, "%s: %s", PEEROP_HTTPD_ID_HEADER, opts->self_id);
+	p->headers = curl_slist_append(NULL, id_header);
+	free(id_header);
+	p->multi = curl_multi_init();
+	if (!p->headers || !p->multi) {
+		peerop_pinger_free(p);
+		return peerop__error_set(PEEROP_ERROR, "pinger: libcurl could not start (peerop_global_init?)");
+	}
+	*out = p;
+	return 0;
+}
+
+/* ---- reading a reply ---------------------------------------------------- */
+
+/* Keep at most body_cap bytes: a peer streaming megabytes is a failed ping
+ * ("larger than N bytes"), not a memory problem. Returning short aborts. */
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+	peerop__ping_peer *peer = userp;
+	size_t n = size * nmemb;
+	if (n > peer->body_cap - peer->body_len) {
+		peer->body_over = 1;
+		return 0;
+	}
+	memcpy(peer->body + peer->body_len, data, n);
+	peer->body_len += n;
+	peer->body[peer->body_len] = '\0';
+	return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+	peerop__ping_peer *peer = userp;
+	size_t n = size * nmemb, name_len = sizeof(PEEROP_HTTPD_ID_HEADER) - 1, vlen;
+	const char *v, *end;
+
+	if (n > name_len && data[name_len] == ':' &&
+	    strncasecmp(data, PEEROP_HTTPD_ID_HEADER, name_len) == 0) {
+		v = data + name_len + 1;
+		end = data + n;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		vlen = (size_t)(end - v);
+		if (vlen > PEEROP__ID_MAX)
+			vlen = PEEROP__ID_MAX;
+		memcpy(peer->responder, v, vlen);
+		peer->responder[vlen] = '\0';
+		peer->have_responder = vlen > 0;
+	}
+	return n;
+}
+
+/* ---- peers: joining and leaving the set --------------------------------- */
+
+static void peer_free(peerop_pinger *p, peerop__ping_peer *peer)
+{
+	if (!peer)
+		return;
+	if (peer->easy) {
+		if (peer->in_flight)
+			curl_multi_remove_handle(p->multi, peer->easy);
+		curl_easy_cleanup(peer->easy);
+	}
+	free(peer->host);
+	free(peer->id);
+	free(peer->url);
+	free(peer->body);
+	free(peer);
+}
+
+static peerop__ping_peer *peer_new(peerop_pinger *p, const peerop_peer *from)
+{
+	peerop__ping_peer *peer = calloc(1, sizeof(*peer));
+	peerop__buf url = PEEROP__BUF_INIT;
+	CURL *e;
+
+	if (!peer)
+		return NULL;
+	peer->port = from->port;
+	peer->source = from->source;
+	peer->last_ok = -1;
+	peer->next_due_ms = 0;
+	peer->body_cap = p->body_limit;
+	peer->host = peerop__strdup(from->host);
+	peer->id = peerop__strdup(from->id);
+	peer->body = malloc(p->body_limit + 1);
+	if (!peer->host || !peer->id || !peer->body || peerop__peer_url(&url, from->host, from->port) != 0) {
+		peerop__buf_dispose(&url);
+		peer_free(p, peer);
+		return NULL;
+	}
+	peer->url = peerop__buf_detach(&url);
+	if (!(e = peer->easy = curl_easy_init())) {
+		peer_free(p, peer);
+		return NULL;
+	}
+	curl_easy_setopt(e, CURLOPT_URL, peer->url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, peer);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, p->headers);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "peerop/" PEEROP_VERSION);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)p->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, peer);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, peer);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, peer->errbuf);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
+#else
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTP);
+#endif
+	return peer;
+}
+
+/* Is this peer the server the pinger belongs to? By identity, and by
+ * address when the server's listen address is known. */
+static int is_self(const peerop_pinger *p, const peerop_peer *peer)
+{
+	if (peer->id[0] && strcmp(peer->id, p->self_id) == 0)
+		return 1;
+	if (!p->self_host || peer->port != p->self_port)
+		return 0;
+	if (!p->self_host[0])
+		return strcmp(peer->host, "localhost") == 0 || peerop__is_local_addr(peer->host);
+	if (strcmp(peer->host, p->self_host) == 0)
+		return 1;
+	return peerop__same_addr(peer->host, p->self_host);
+}
+
+static peerop__ping_peer *find_peer(peerop_pinger *p, const char *host, unsigned int port)
+{
+	size_t i;
+	for (i = 0; i < p->npeers; i++)
+		if (p->peers[i]->port == port && strcmp(p->peers[i]->host, host) == 0)
+			return p->peers[i];
+	return NULL;
+}
+
+/* Bring the pinger's peers in line with the set: new peers are due now,
+ * vanished ones are dropped (with their transfer, if one runs). */
+static void sync_peers(peerop_pinger *p)
+{
+	peerop_peer *list = NULL;
+	size_t n = 0, i, kept;
+	peerop__ping_peer **grown;
+	unsigned int skipped = 0;
+
+	if (peerop_peerset_snapshot(&list, &n, p->set) != 0) {
+		peerop__errlog("peer", "cannot read the peer set: %s", peerop_error_last()->message);
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < p->npeers; i++)
+		p->peers[i]->present = 0;
+	grown = realloc(p->peers, (p->npeers + n + 1) * sizeof(*grown));
+	if (grown)
+		p->peers = grown;
+	for (i = 0; grown && i < n; i++) {
+		peerop__ping_peer *peer;
+		if (is_self(p, &list[i])) {
+			skipped++;
+			continue;
+		}
+		peer = find_peer(p, list[i].host, list[i].port);
+		if (!peer && (peer = peer_new(p, &list[i])) != NULL)
+			p->peers[p->npeers++] = peer;
+		if (!peer)
+			continue;
+		peer->present = 1;
+		if (strcmp(peer->id, list[i].id) != 0) {
+			char *id = peerop__strdup(list[i].id);
+			if (id) {
+				free(peer->id);
+				peer->id = id;
+			}
+		}
+	}
+	for (i = 0, kept = 0; i < p->npeers; i++) {
+		if (p->peers[i]->present)
+			p->peers[kept++] = p->peers[i];
+		else
+			peer_free(p, p->peers[i]);
+	}
+	p->npeers = kept;
+	p->stats.peers = (unsigned int)kept;
+	pthread_mutex_unlock(&p->lock);
+	/* room in the connection cache for one connection per peer */
+	curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)(kept + 16));
+	if (skipped)
+		peerop__debug("peer", "Not pinging %u peers: this server itself", skipped);
+	peerop_peer_list_free(list, n);
+}
+
+/* ---- one ping ------------------------------------------------------------ */
+
+static void launch(peerop_pinger *p, peerop__ping_peer *peer, int round_member)
+{
+	peer->body_len = 0;
+	peer->body[0] = '\0';
+	peer->body_over = 0;
+	peer->have_responder = 0;
+	peer->responder[0] = '\0';
+	peer->errbuf[0] = '\0';
+	if (curl_multi_add_handle(p->multi, peer->easy) != CURLM_OK) {
+		peer->next_due_ms = peerop__now_ms() + p->backoff_ms;
+		return;
+	}
+	peer->in_flight = 1;
+	peer->round_member = round_member;
+}
+
+/* A printable excerpt of an unexpected body, for the reason text. */
+static void excerpt(char *out, size_t size, const char *s, size_t len)
+{
+	size_t i, o = 0;
+	for (i = 0; i < len && o + 5 < size && i < 32; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\n')
+			o += (size_t)snprintf(out + o, size - o, "\\n");
+		else if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	if (i < len && o + 4 < size)
+		o += (size_t)snprintf(out + o, size - o, "...");
+	out[o < size ? o : size - 1] = '\0';
+}
+
+static void classify(peerop_pinger *p, peerop__ping_peer *peer, CURLcode res, peerop_ping_result *r,
+	char *reason, size_t rsize)
+{
+	long status = 0, oserr = 0;
+	const char *detail = peer->errbuf[0] ? peer->errbuf : curl_easy_strerror(res);
+
+	curl_easy_getinfo(peer->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(peer->easy, CURLINFO_OS_ERRNO, &oserr);
+	r->http_status = (int)status;
+	r->ok = 0;
+	if (res == CURLE_OK) {
+		if (status == 200 && peer->body_len == 5 && memcmp(peer->body, "pong\n", 5) == 0) {
+			r->ok = 1;
+			reason[0] = '\0';
+		} else if (status >= 300 && status < 400) {
+			char *loc = NULL;
+			curl_easy_getinfo(peer->easy, CURLINFO_REDIRECT_URL, &loc);
+			r->error = PEEROP_EPROTO;
+			snprintf(reason, rsize, "HTTP %ld redirect to %.100s (not followed)", status,
+				loc ? loc : "nowhere");
+		} else if (status != 200) {
+			r->error = status >= 500 ? PEEROP_EUNAVAILABLE : PEEROP_EHTTP;
+			snprintf(reason, rsize, "HTTP %ld (expected 200)", status);
+		} else {
+			char ex[160];
+			excerpt(ex, sizeof(ex), peer->body, peer->body_len);
+			r->error = PEEROP_EPROTO;
+			snprintf(reason, rsize, "unexpected body \"%s\" (expected \"pong\\n\")", ex);
+		}
+		return;
+	}
+	switch (res) {
+	case CURLE_WRITE_ERROR:
+		r->error = PEEROP_ETOOLARGE;
+		snprintf(reason, rsize, "reply body larger than %u bytes", p->body_limit);
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		r->error = PEEROP_ETIMEOUT;
+		snprintf(reason, rsize, "timeout after %u ms", p->timeout_ms);
+		break;
+	case CURLE_COULDNT_CONNECT:
+		r->error = PEEROP_ECONNECT;
+		if (oserr == ECONNREFUSED)
+			snprintf(reason, rsize, "connection refused");
+		else
+			snprintf(reason, rsize, "cannot connect: %.180s", detail);
+		break;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		r->error = PEEROP_ECONNECT;
+		snprintf(reason, rsize, "cannot resolve %.100s", peer->host);
+		break;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		r->error = PEEROP_ETRUNCATED;
+		if (oserr == ECONNRESET)
+			snprintf(reason, rsize, "connection reset mid-reply");
+		else
+			snprintf(reason, rsize, "connection failed mid-reply: %.160s", detail);
+		break;
+	case CURLE_GOT_NOTHING:
+		r->error = PEEROP_ETRUNCATED;
+		snprintf(reason, rsize, "connection closed without a reply");
+		break;
+	case CURLE_PARTIAL_FILE:
+		r->error = PEEROP_ETRUNCATED;
+		snprintf(reason, rsize, "reply truncated: %.180s", detail);
+		break;
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		r->error = PEEROP_EPROTO;
+		snprintf(reason, rsize, "not an HTTP reply: %.180s", detail);
+		break;
+	default:
+		r->error = PEEROP_ERROR;
+		snprintf(reason, rsize, "%.200s", detail);
+	}
+}
+
+static void finish(peerop_pinger *p, peerop__ping_peer *peer, CURLcode res, uint64_t *round_left)
+{
+	peerop_ping_result r;
+	char reason[256];
+	curl_off_t total_us = 0;
+
+	curl_multi_remove_handle(p->multi, peer->easy);
+	peer->in_flight = 0;
+	if (peer->round_member && *round_left > 0)
+		(*round_left)--;
+	peer->round_member = 0;
+	memset(&r, 0, sizeof(r));
+	classify(p, peer, res, &r, reason, sizeof(reason));
+	curl_easy_getinfo(peer->easy, CURLINFO_TOTAL_TIME_T, &total_us);
+	r.url = peer->url;
+	r.peer_id = peer->id;
+	r.responder_id = peer->have_responder ? peer->responder : NULL;
+	r.reason = reason;
+	r.latency_ms = (double)total_us / 1000.0;
+	if (r.ok) {
+		r.failures = 0;
+		r.next_try_ms = 0;
+		peer->next_due_ms = NOT_UNTIL_ROUND;
+	} else {
+		uint64_t delay = p->backoff_ms;
+		unsigned int k;
+		r.failures = peer->failures + 1;
+		for (k = 1; k < r.failures && delay < p->interval_ms; k++)
+			delay *= 2;
+		if (delay > p->interval_ms)
+			delay = p->interval_ms;
+		r.next_try_ms = (unsigned int)delay;
+		peer->next_due_ms = peerop__now_ms() + delay;
+	}
+	peerop__pinger_report(p, peer, &r);
+}
+
+/* ---- the thread ----------------------------------------------------------- */
+
+static void *pinger_main(void *arg)
+{
+	peerop_pinger *p = arg;
+	uint64_t next_round = 0, round_start_us = 0, round_left = 0;
+	int round_open = 0;
+
+	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t now = peerop__now_ms(), wait, soonest;
+		int running = 0, left = 0;
+		size_t i;
+		CURLMsg *m;
+
+		if (now >= next_round || __atomic_exchange_n(&p->wake, 0, __ATOMIC_ACQ_REL)) {
+			int full = now >= next_round;
+			sync_peers(p);
+			now = peerop__now_ms();
+			if (full) {
+				next_round = now + peerop__jitter(p->interval_ms, p->jitter);
+				round_start_us = peerop__now_us();
+				round_left = 0;
+				round_open = 1;
+			}
+			pthread_mutex_lock(&p->lock);
+			for (i = 0; i < p->npeers; i++) {
+				peerop__ping_peer *peer = p->peers[i];
+				if (peer->self || peer->in_flight)
+					continue;
+				if (full && peer->next_due_ms == NOT_UNTIL_ROUND)
+					peer->next_due_ms = now;
+				if (peer->next_due_ms <= now) {
+					launch(p, peer, full);
+					round_left += full && peer->in_flight;
+				}
+			}
+			pthread_mutex_unlock(&p->lock);
+		} else {
+			/* failing peers whose backoff ran out, between rounds */
+			pthread_mutex_lock(&p->lock);
+			for (i = 0; i < p->npeers; i++) {
+				peerop__ping_peer *peer = p->peers[i];
+				if (!peer->self && !peer->in_flight && peer->next_due_ms <= now)
+					launch(p, peer, 0);
+			}
+			pthread_mutex_unlock(&p->lock);
+		}
+
+		curl_multi_perform(p->multi, &running);
+		while ((m = curl_multi_info_read(p->multi, &left)) != NULL) {
+			peerop__ping_peer *peer = NULL;
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&peer);
+			finish(p, peer, m->data.result, &round_left);
+		}
+		if (round_open && round_left == 0) {
+			double ms = (double)(peerop__now_us() - round_start_us) / 1000.0;
+			peerop_pinger_stats st;
+			round_open = 0;
+			pthread_mutex_lock(&p->lock);
+			p->stats.rounds++;
+			p->stats.last_round_ms = ms;
+			st = p->stats;
+			pthread_mutex_unlock(&p->lock);
+			peerop__debug("peer", "Round %llu: %u peers in %.1f ms (%llu pongs, %llu failures so far)",
+				st.rounds, st.peers, ms, st.pongs, st.failures);
+		}
+
+		now = peerop__now_ms();
+		soonest = next_round;
+		pthread_mutex_lock(&p->lock);
+		for (i = 0; i < p->npeers; i++)
+			if (!p->peers[i]->in_flight && !p->peers[i]->self && p->peers[i]->next_due_ms < soonest)
+				soonest = p->peers[i]->next_due_ms;
+		pthread_mutex_unlock(&p->lock);
+		wait = soonest > now ? soonest - now : 0;
+		if (wait > 1000)
+			wait = 1000;
+		if (wait > 0 || running)
+			curl_multi_poll(p->multi, NULL, 0, (int)wait, NULL);
+	}
+	return NULL;
+}
+
+PEEROP_EXTERN(int) peerop_pinger_start(peerop_pinger *p)
+{
+	if (!p)
+		return peerop__error_set(PEEROP_EINVAL, "pinger start: no pinger");
+	if (p->started)
+		return peerop__error_set(PEEROP_EINVAL, "pinger: started already");
+	__atomic_store_n(&p->stop, 0, __ATOMIC_RELEASE);
+	if (pthread_create(&p->thread, NULL, pinger_main, p) != 0)
+		return peerop__error_set(PEEROP_ERROR, "pinger: cannot start a thread");
+	p->started = 1;
+	return 0;
+}
+
+PEEROP_EXTERN(void) peerop_pinger_wake(peerop_pinger *p)
+{
+	if (!p)
+		return;
+	__atomic_store_n(&p->wake, 1, __ATOMIC_RELEASE);
+	curl_multi_wakeup(p->multi);
+}
+
+PEEROP_EXTERN(void) peerop_pinger_stop(peerop_pinger *p)
+{
+	if (!p || !p->started)
+		return;
+	__atomic_store_n(&p->stop, 1, __ATOMIC_RELEASE);
+	curl_multi_wakeup(p->multi);
+	pthread_join(p->thread, NULL);
+	p->started = 0;
+}
+
+PEEROP_EXTERN(void) peerop_pinger_free(peerop_pinger *p)
+{
+	size_t i;
+	if (!p)
+		return;
+	peerop_pinger_stop(p);
+	for (i = 0; i < p->npeers; i++)
+		peer_free(p, p->peers[i]);
+	free(p->peers);
+	if (p->multi)
+		curl_multi_cleanup(p->multi);
+	curl_slist_free_all(p->headers);
+	free(p->self_id);
+	free(p->self_host);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}

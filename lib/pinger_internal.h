@@ -1,0 +1,81 @@
+/*
+ * pinger_internal.h: the pinger's state, shared by pinger.c (the thread and
+ * libcurl) and pinger_report.c (logging, /peers, metrics).
+ */
+#ifndef PEEROP_PINGER_INTERNAL_H
+#define PEEROP_PINGER_INTERNAL_H
+
+#include "peer_internal.h"
+
+#include <pthread.h>
+#include <curl/curl.h>
+
+#define PEEROP__ID_MAX 254
+#define PEEROP__LATENCY_BUCKETS 12
+extern const double peerop__latency_bounds[PEEROP__LATENCY_BUCKETS];
+
+typedef struct peerop__ping_peer {
+	/* identity, fixed while the peer is in the set */
+	char *host;
+	unsigned int port;
+	char *id;                       /* from the set, "" if none */
+	peerop_peer_source source;
+	char *url;
+	CURL *easy;                     /* kept between rounds: its connection stays in the multi's cache */
+	/* scheduling, pinger thread only */
+	int present;                    /* in the latest snapshot */
+	int in_flight;
+	int round_member;               /* launched by the current round */
+	uint64_t next_due_ms;           /* UINT64_MAX: at the next round */
+	/* the reply being read, pinger thread only */
+	char *body;                     /* body_cap + 1 bytes */
+	size_t body_len, body_cap;
+	int body_over;
+	char responder[PEEROP__ID_MAX + 1];
+	int have_responder;
+	char errbuf[CURL_ERROR_SIZE];
+	/* status, written by the pinger thread under the pinger's lock */
+	int self;                       /* it answered with our identity: never again */
+	int last_ok;                    /* -1 pending, 0 failed, 1 ok */
+	unsigned int failures;          /* consecutive */
+	char last_seen[PEEROP__ID_MAX + 1];
+	int confirmed;
+	char last_error[256];
+	double lat_last, lat_min, lat_max, lat_sum;
+	unsigned long long pongs, fails;
+} peerop__ping_peer;
+
+struct peerop_pinger {
+	/* options, fixed */
+	peerop_peerset *set;
+	char *self_id;
+	char *self_host;                /* NULL: no listen address given; "": wildcard */
+	unsigned int self_port;
+	unsigned int interval_ms, timeout_ms, backoff_ms, body_limit;
+	double jitter;
+	int quiet;
+	peerop_ping_cb on_result;
+	void *payload;
+	/* libcurl, pinger thread only (curl_multi_wakeup from any thread) */
+	CURLM *multi;
+	struct curl_slist *headers;
+	/* shared */
+	pthread_mutex_t lock;           /* peers[] and the figures below */
+	peerop__ping_peer **peers;
+	size_t npeers;
+	peerop_pinger_stats stats;
+	unsigned long long lat_counts[PEEROP__LATENCY_BUCKETS];
+	double lat_sum;
+	pthread_t thread;
+	int started;
+	int stop;                       /* atomic */
+	int wake;                       /* atomic */
+};
+
+/* Report a finished ping: update the peer's status, log it, call the
+ * callback (pinger_report.c). r->failures and r->next_try_ms are set. */
+void peerop__pinger_report(peerop_pinger *p, peerop__ping_peer *peer, peerop_ping_result *r);
+/* "1st", "2nd", "3rd", "4th", "11th", "21st"... */
+const char *peerop__ordinal(char *buf, size_t size, unsigned int n);
+
+#endif /* PEEROP_PINGER_INTERNAL_H */
