@@ -235,17 +235,23 @@ PEEROP_EXTERN(int) peerop_httpd_start(peerop_httpd *h)
 		destroy_responses(h);
 		return rc;
 	}
-	h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, peerop__httpd_on_request, h,
-		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->lsock,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(h->threads > 1 ? h->threads : 0),
-		MHD_OPTION_CONNECTION_LIMIT, h->connection_limit,
-		MHD_OPTION_CONNECTION_TIMEOUT, h->timeout_s,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)h->header_limit,
-		MHD_OPTION_URI_LOG_CALLBACK, peerop__httpd_on_uri, h,
-		MHD_OPTION_NOTIFY_COMPLETED, peerop__httpd_on_completed, h,
-		MHD_OPTION_NOTIFY_CONNECTION, peerop__httpd_on_connection, h,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
-		MHD_OPTION_END);
+	{
+		/* The logger first: MHD reports problems with later options through it. */
+		struct MHD_OptionItem opts[] = {
+			{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, h },
+			{ MHD_OPTION_LISTEN_SOCKET, h->lsock, NULL },
+			{ MHD_OPTION_CONNECTION_LIMIT, h->connection_limit, NULL },
+			{ MHD_OPTION_CONNECTION_TIMEOUT, h->timeout_s, NULL },
+			{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, h->header_limit, NULL },
+			{ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)peerop__httpd_on_uri, h },
+			{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)peerop__httpd_on_completed, h },
+			{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)peerop__httpd_on_connection, h },
+			{ h->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, h->threads, NULL },
+			{ MHD_OPTION_END, 0, NULL }
+		};
+		h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, peerop__httpd_on_request, h,
+			MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	}
 	if (!h->daemon) {
 		close(h->lsock);
 		h->lsock = -1;

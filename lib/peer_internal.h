@@ -38,6 +38,9 @@ int peerop__is_numeric_addr(const char *host);
  * PEEROP_ECONNECT when the name does not resolve. */
 int peerop__resolve_peers(peerop_peer **out, size_t *count, const char *name, unsigned int port);
 
+/* "1st", "2nd", "3rd", "4th", "11th", "21st"... (pinger_report.c) */
+const char *peerop__ordinal(char *buf, size_t size, unsigned int n);
+
 /* Copy a peer's strings into one allocation list (peerset.c). */
 int peerop__peer_list_append(peerop_peer **list, size_t *count, size_t *cap,
 	const char *id, const char *host, unsigned int port, peerop_peer_source source);

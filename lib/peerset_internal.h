@@ -35,6 +35,7 @@ struct peerop_peerset {
 	pthread_t thread;
 	int watching;
 	int wake[2];
+	int inotify_fd, inotify_wd;    /* set up by peerop_peerset_watch(), then the thread's */
 };
 
 /* Read and parse the file; keep the last good set on failure (peerset.c). */

@@ -95,12 +95,12 @@ static void *watch_main(void *arg)
 {
 	peerop_peerset *s = arg;
 	file_sig last, now;
-	int ifd = -1, wd = -1, pending = 0, warned = 0;
+	int ifd = s->inotify_fd, wd = s->inotify_wd, pending = 1, warned = 0;
 	uint64_t first_event = 0, last_event = 0, next_poll;
 
-	if (!s->poll_only && (ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
-		peerop__warn("peer", "inotify unavailable (%s): polling %s every %u ms",
-			strerror(errno), s->file, s->poll_ms);
+	/* The watch is in place since peerop_peerset_watch(); a change between
+	 * the first load and then would be missed without this first look. */
+	first_event = last_event = peerop__now_ms() - DEBOUNCE_MAX_MS;
 	signature(&last, s->file);
 	next_poll = peerop__now_ms() + s->poll_ms;
 	for (;;) {
@@ -181,7 +181,16 @@ PEEROP_EXTERN(int) peerop_peerset_watch(peerop_peerset *s)
 		return peerop__error_set(PEEROP_EINVAL, "peerset: watching already");
 	if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) != 0)
 		return peerop__error_set(PEEROP_ERROR, "peerset watch: pipe: %s", strerror(errno));
+	/* Watch before returning, so that a change made right after this call is seen. */
+	s->inotify_fd = s->inotify_wd = -1;
+	if (!s->poll_only && (s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+		peerop__warn("peer", "inotify unavailable (%s): polling %s every %u ms",
+			strerror(errno), s->file, s->poll_ms);
+	if (s->inotify_fd >= 0)
+		s->inotify_wd = add_dir_watch(s->inotify_fd, s->file);
 	if (pthread_create(&s->thread, NULL, watch_main, s) != 0) {
+		if (s->inotify_fd >= 0)
+			close(s->inotify_fd);
 		close(s->wake[0]);
 		close(s->wake[1]);
 		s->wake[0] = s->wake[1] = -1;

@@ -75,7 +75,5 @@ struct peerop_pinger {
 /* Report a finished ping: update the peer's status, log it, call the
  * callback (pinger_report.c). r->failures and r->next_try_ms are set. */
 void peerop__pinger_report(peerop_pinger *p, peerop__ping_peer *peer, peerop_ping_result *r);
-/* "1st", "2nd", "3rd", "4th", "11th", "21st"... */
-const char *peerop__ordinal(char *buf, size_t size, unsigned int n);
 
 #endif /* PEEROP_PINGER_INTERNAL_H */
