@@ -294,8 +294,8 @@ def main():
 
         # web-2 goes down (SIGTERM exits 0) and comes back on the same port.
         port2 = s2.port
-        s2.stop()
         fails_before = s0.count("Failed to ping http://127.0.0.1:%d/ping" % port2)
+        s2.stop()
         wait_until(lambda: s0.count("Failed to ping http://127.0.0.1:%d/ping: connection refused (3rd failure, next try in 0.3 s)" % port2) == 1,
                    "web-0 logs web-2's failures with backoff")
         if fails_before != 0:

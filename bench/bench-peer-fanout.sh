@@ -1,0 +1,83 @@
+#!/bin/sh
+# Fan-out: one round of pings to 1,000 peers (one nginx process listening on
+# 1,000 ports), peerop-server's pinger (libcurl multi, keep-alive) against
+# pinging the same peers one after another as the original project did
+# (a new connection per ping) and one after another with keep-alive.
+#
+#   BENCH_PEERS (default 1000), BENCH_ROUNDS (default 6)
+set -eu
+. "$(dirname "$0")/bench-peer-lib.sh"
+need nginx curl python3
+peers=${BENCH_PEERS:-1000}
+rounds=${BENCH_ROUNDS:-6}
+seqping="$build/bench/seqping"
+[ -x "$seqping" ] || { echo "bench: $seqping not built" >&2; exit 1; }
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+# 1,000 distinct free ports: bind them all at once, then release.
+python3 - "$peers" >"$tmp/ports" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print("\n".join(str(s.getsockname()[1]) for s in socks))
+PY
+mkdir -p "$tmp/nginx"
+{
+	echo "worker_processes 1; worker_rlimit_nofile 65536; pid $tmp/nginx/nginx.pid; error_log $tmp/nginx/error.log;"
+	echo "events { worker_connections 8192; }"
+	echo "http { access_log off; keepalive_requests 100000; keepalive_timeout 120s;"
+	echo "client_body_temp_path $tmp/nginx; proxy_temp_path $tmp/nginx; fastcgi_temp_path $tmp/nginx;"
+	echo "uwsgi_temp_path $tmp/nginx; scgi_temp_path $tmp/nginx;"
+	echo "server {"
+	sed 's/.*/listen 127.0.0.1:&;/' "$tmp/ports"
+	echo 'location = /ping { default_type text/plain; add_header X-Peerop-Id "peer-$server_port"; return 200 "pong\n"; } } }'
+} >"$tmp/nginx/nginx.conf"
+nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -g 'daemon off;' &
+pids="$pids $!"
+awk 'BEGIN { printf "{\"peers\":[" } { printf "%s{\"id\":\"peer-%s\",\"host\":\"127.0.0.1\",\"port\":%s}", NR > 1 ? "," : "", $1, $1 }
+	END { print "]}" }' "$tmp/ports" >"$tmp/peers.json"
+wait_http "http://127.0.0.1:$(tail -n 1 "$tmp/ports")/ping"
+
+# peerop-server: one round per second; its debug log times each round.
+"$server" --listen 127.0.0.1:0 --id fanout --peers-file "$tmp/peers.json" --ping-interval 1 \
+	--log-level debug >"$tmp/fanout.log" 2>&1 &
+spid=$!
+pids="$pids $spid"
+i=0
+until [ "$(grep -c 'DEBUG Round ' "$tmp/fanout.log" || true)" -ge "$rounds" ]; do
+	i=$((i + 1))
+	[ $i -lt 1200 ] || { echo "bench: fewer than $rounds rounds in 60 s" >&2; tail "$tmp/fanout.log" >&2; exit 1; }
+	kill -0 $spid 2>/dev/null || { echo "bench: peerop-server died" >&2; tail "$tmp/fanout.log" >&2; exit 1; }
+	sleep 0.05
+done
+rss_kb=$(awk '/^VmRSS/ { print $2 }' /proc/$spid/status)
+hwm_kb=$(awk '/^VmHWM/ { print $2 }' /proc/$spid/status)
+kill -TERM $spid; wait $spid || true
+pongs=$(grep -c 'Response: pong from peer-' "$tmp/fanout.log" || true)
+fails=$(grep -c 'Failed to ping' "$tmp/fanout.log" || true)
+# rounds after the first (which opens every connection)
+grep 'DEBUG Round ' "$tmp/fanout.log" | sed -n 's/.* in \([0-9.]*\) ms.*/\1/p' | head -n "$rounds" >"$tmp/conc"
+"$seqping" "$tmp/peers.json" "$rounds" >"$tmp/seq" 2>&1
+"$seqping" "$tmp/peers.json" "$rounds" reuse >"$tmp/seqka" 2>&1
+sed -n 's/^round [0-9]*: \([0-9.]*\) ms.*/\1/p' "$tmp/seq" >"$tmp/seq.ms"
+sed -n 's/^round [0-9]*: \([0-9.]*\) ms.*/\1/p' "$tmp/seqka" >"$tmp/seqka.ms"
+
+# stats FILE: "first median-of-the-rest max-of-the-rest"
+stats() {
+	first=$(head -n 1 "$1")
+	tail -n +2 "$1" | sort -n | awk -v f="$first" '{ a[NR] = $1 } END {
+		m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%s %s %s\n", f, m, a[NR] }'
+}
+set -- $(stats "$tmp/conc"); c_first=$1 c_med=$2 c_max=$3
+set -- $(stats "$tmp/seq.ms"); s_first=$1 s_med=$2 s_max=$3
+set -- $(stats "$tmp/seqka.ms"); k_first=$1 k_med=$2 k_max=$3
+echo "$peers peers (one nginx process, $peers ports), $rounds rounds; times in ms"
+printf '%-44s %10s %14s %10s %12s\n' method "1st round" "median after" "max after" "vs pinger"
+printf '%-44s %10.1f %14.1f %10.1f %12s\n' "peerop pinger (curl multi, keep-alive)" "$c_first" "$c_med" "$c_max" "1.00x"
+printf '%-44s %10.1f %14.1f %10.1f %11.1fx\n' "one after another, new connection each" "$s_first" "$s_med" "$s_max" \
+	"$(echo "$s_med $c_med" | awk '{ print $1 / $2 }')"
+printf '%-44s %10.1f %14.1f %10.1f %11.1fx\n' "one after another, keep-alive" "$k_first" "$k_med" "$k_max" \
+	"$(echo "$k_med $c_med" | awk '{ print $1 / $2 }')"
+echo "peerop-server RSS after $rounds rounds: $((rss_kb / 1024)) MB (peak $((hwm_kb / 1024)) MB); $pongs pongs, $fails failures logged"
+echo "targets: <= 100 ms per round after the first, RSS <= 32 MB"
