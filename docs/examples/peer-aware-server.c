@@ -6,6 +6,8 @@
  *   cc peer-aware-server.c $(pkg-config --cflags --libs libpeerop) -o peer-aware-server
  *   ./peer-aware-server 127.0.0.1:8080 my-name peers.json
  */
+/* sigwait() and pthread_sigmask() are POSIX, not C99 */
+#define _POSIX_C_SOURCE 200809L
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
