@@ -1,7 +1,7 @@
 # Shared by bench-peer-*.sh (sourced): where things are, free ports, waiting.
-# The build directory is the parent of the current one (make bench runs in
-# BUILD/bench), or $top_builddir.
-build=${top_builddir:-$(cd .. && pwd)}
+# The build directory: $top_builddir, else the parent of $BENCH_BUILDDIR
+# (make bench sets it to BUILD/bench) or of the current directory.
+build=${top_builddir:-$(cd "${BENCH_BUILDDIR:-.}/.." && pwd)}
 server="$build/examples/peerop-server"
 [ -x "$server" ] || { echo "bench: $server not built (make first)" >&2; exit 1; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/peerop-bench-XXXXXX")
