@@ -35,7 +35,7 @@ mkdir -p "$tmp/nginx"
 } >"$tmp/nginx/nginx.conf"
 nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -g 'daemon off;' &
 pids="$pids $!"
-awk 'BEGIN { printf "{\"peers\":[" } { printf "%s{\"id\":\"peer-%s\",\"host\":\"127.0.0.1\",\"port\":%s}", NR > 1 ? "," : "", $1, $1 }
+awk 'BEGIN { printf "{\"peers\":[" } { printf "%s{\"id\":\"peer-%s\",\"host\":\"127.0.0.1\",\"port\":%s}", (NR > 1 ? "," : ""), $1, $1 }
 	END { print "]}" }' "$tmp/ports" >"$tmp/peers.json"
 wait_http "http://127.0.0.1:$(tail -n 1 "$tmp/ports")/ping"
 

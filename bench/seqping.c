@@ -45,8 +45,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (reuse)
+	if (reuse) {
+		/* room for one open connection per peer, or nothing is reused */
 		shared = curl_easy_init();
+		curl_easy_setopt(shared, CURLOPT_MAXCONNECTS, (long)n + 1);
+	}
 	for (r = 1; r <= rounds; r++) {
 		uint64_t t0 = peerop__now_us();
 		unsigned int ok = 0;

@@ -8,6 +8,11 @@
  * its connection stays in the multi's connection cache and the next round
  * reuses it (keep-alive), saving the TCP handshake.
  *
+ * libcurl is driven through its socket interface (curl_multi_socket_action)
+ * over epoll: each wake-up touches only the connections that have something
+ * to say. curl_multi_perform()/curl_multi_poll() walk every transfer on
+ * every call, which makes a round of a thousand pings quadratic.
+ *
  * Scheduling: a healthy peer is due at each round (every interval, with
  * jitter so that a fleet started together does not ping in lockstep). A
  * failing peer is due after its backoff: backoff_ms, doubling with each
@@ -17,6 +22,9 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 
@@ -28,6 +36,42 @@ PEEROP_EXTERN(int) peerop_pinger_options_init(peerop_pinger_options *opts, unsig
 	if (!opts || version != PEEROP_PINGER_OPTIONS_VERSION)
 		return peerop__error_set(PEEROP_EINVAL, "pinger options: unsupported version %u", version);
 	*opts = def;
+	return 0;
+}
+
+/* libcurl tells us which sockets to watch for what. socketp remembers
+ * that a socket is in the epoll set, which saves a failing
+ * EPOLL_CTL_MOD per ping on a thousand reused connections. */
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	static char registered;
+	peerop_pinger *p = userp;
+	struct epoll_event ev;
+	PEEROP__UNUSED(e);
+	if (what == CURL_POLL_REMOVE) {
+		if (socketp)
+			epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+		curl_multi_assign(p->multi, fd, NULL);
+		return 0;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+	ev.data.fd = fd;
+	if (socketp) {
+		epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev);
+	} else if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ||
+	           (errno == EEXIST && epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)) {
+		curl_multi_assign(p->multi, fd, &registered);
+	}
+	return 0;
+}
+
+/* ...and when to call it back if no socket has anything to say. */
+static int on_timer(CURLM *m, long timeout_ms, void *userp)
+{
+	peerop_pinger *p = userp;
+	PEEROP__UNUSED(m);
+	p->curl_due_ms = timeout_ms < 0 ? UINT64_MAX : peerop__now_ms() + (uint64_t)timeout_ms;
 	return 0;
 }
 
@@ -73,8 +117,27 @@ PEEROP_EXTERN(int) peerop_pinger_new(peerop_pinger **out, const peerop_pinger_op
 	sprintf(id_header, "%s: %s", PEEROP_HTTPD_ID_HEADER, opts->self_id);
 	p->headers = curl_slist_append(NULL, id_header);
 	free(id_header);
+	p->epfd = epoll_create1(EPOLL_CLOEXEC);
+	p->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	p->curl_due_ms = UINT64_MAX;
 	p->multi = curl_multi_init();
-	if (!p->headers || !p->multi) {
+	if (p->multi) {
+		curl_multi_setopt(p->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+		curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, p);
+		curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+		curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p);
+	}
+	if (p->epfd >= 0 && p->evfd >= 0) {
+		struct epoll_event ev;
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.fd = p->evfd;
+		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->evfd, &ev) != 0) {
+			close(p->evfd);
+			p->evfd = -1;
+		}
+	}
+	if (!p->headers || !p->multi || p->epfd < 0 || p->evfd < 0) {
 		peerop_pinger_free(p);
 		return peerop__error_set(PEEROP_ERROR, "pinger: libcurl could not start (peerop_global_init?)");
 	}
@@ -235,12 +298,8 @@ static void sync_peers(peerop_pinger *p)
 	if (grown)
 		p->peers = grown;
 	for (i = 0; grown && i < n; i++) {
-		peerop__ping_peer *peer;
-		if (is_self(p, &list[i])) {
-			skipped++;
-			continue;
-		}
-		peer = find_peer(p, list[i].host, list[i].port);
+		peerop__ping_peer *peer = find_peer(p, list[i].host, list[i].port);
+		int fresh = !peer;
 		if (!peer && (peer = peer_new(p, &list[i])) != NULL)
 			p->peers[p->npeers++] = peer;
 		if (!peer)
@@ -251,8 +310,13 @@ static void sync_peers(peerop_pinger *p)
 			if (id) {
 				free(peer->id);
 				peer->id = id;
+				fresh = 1;
 			}
 		}
+		/* decided once per peer (and again if its identity changes): the
+		 * address check may list the machine's interfaces */
+		if (fresh)
+			peer->self = is_self(p, &list[i]);
 	}
 	for (i = 0, kept = 0; i < p->npeers; i++) {
 		if (p->peers[i]->present)
@@ -261,7 +325,9 @@ static void sync_peers(peerop_pinger *p)
 			peer_free(p, p->peers[i]);
 	}
 	p->npeers = kept;
-	p->stats.peers = (unsigned int)kept;
+	for (i = 0; i < kept; i++)
+		skipped += p->peers[i]->self;
+	p->stats.peers = (unsigned int)(kept - skipped);
 	pthread_mutex_unlock(&p->lock);
 	/* room in the connection cache for one connection per peer */
 	curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)(kept + 16));
@@ -431,7 +497,8 @@ static void *pinger_main(void *arg)
 
 	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t now = peerop__now_ms(), wait, soonest;
-		int running = 0, left = 0;
+		struct epoll_event evs[256];
+		int running = 0, left = 0, nev, k;
 		size_t i;
 		CURLMsg *m;
 
@@ -445,7 +512,8 @@ static void *pinger_main(void *arg)
 				round_left = 0;
 				round_open = 1;
 			}
-			pthread_mutex_lock(&p->lock);
+			/* No lock: the array changes only on this thread (sync_peers), and
+			 * the scheduling fields are this thread's alone. */
 			for (i = 0; i < p->npeers; i++) {
 				peerop__ping_peer *peer = p->peers[i];
 				if (peer->self || peer->in_flight)
@@ -457,19 +525,15 @@ static void *pinger_main(void *arg)
 					round_left += full && peer->in_flight;
 				}
 			}
-			pthread_mutex_unlock(&p->lock);
 		} else {
 			/* failing peers whose backoff ran out, between rounds */
-			pthread_mutex_lock(&p->lock);
 			for (i = 0; i < p->npeers; i++) {
 				peerop__ping_peer *peer = p->peers[i];
 				if (!peer->self && !peer->in_flight && peer->next_due_ms <= now)
 					launch(p, peer, 0);
 			}
-			pthread_mutex_unlock(&p->lock);
 		}
 
-		curl_multi_perform(p->multi, &running);
 		while ((m = curl_multi_info_read(p->multi, &left)) != NULL) {
 			peerop__ping_peer *peer = NULL;
 			if (m->msg != CURLMSG_DONE)
@@ -491,17 +555,35 @@ static void *pinger_main(void *arg)
 		}
 
 		now = peerop__now_ms();
-		soonest = next_round;
-		pthread_mutex_lock(&p->lock);
+		soonest = next_round < p->curl_due_ms ? next_round : p->curl_due_ms;
 		for (i = 0; i < p->npeers; i++)
 			if (!p->peers[i]->in_flight && !p->peers[i]->self && p->peers[i]->next_due_ms < soonest)
 				soonest = p->peers[i]->next_due_ms;
-		pthread_mutex_unlock(&p->lock);
 		wait = soonest > now ? soonest - now : 0;
 		if (wait > 1000)
 			wait = 1000;
-		if (wait > 0 || running)
-			curl_multi_poll(p->multi, NULL, 0, (int)wait, NULL);
+		nev = epoll_wait(p->epfd, evs, (int)PEEROP__ARRAY_SIZE(evs), (int)wait);
+		for (k = 0; k < nev; k++) {
+			int fd = evs[k].data.fd, flags = 0;
+			if (fd == p->evfd) {
+				uint64_t junk;
+				if (read(p->evfd, &junk, sizeof(junk)) < 0) {
+					/* nothing pending: another read drained it */
+				}
+				continue;
+			}
+			if (evs[k].events & EPOLLIN)
+				flags |= CURL_CSELECT_IN;
+			if (evs[k].events & EPOLLOUT)
+				flags |= CURL_CSELECT_OUT;
+			if (evs[k].events & (EPOLLERR | EPOLLHUP))
+				flags |= CURL_CSELECT_ERR;
+			curl_multi_socket_action(p->multi, fd, flags, &running);
+		}
+		if (peerop__now_ms() >= p->curl_due_ms) {
+			p->curl_due_ms = UINT64_MAX;
+			curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		}
 	}
 	return NULL;
 }
@@ -519,12 +601,20 @@ PEEROP_EXTERN(int) peerop_pinger_start(peerop_pinger *p)
 	return 0;
 }
 
+static void wake_thread(peerop_pinger *p)
+{
+	uint64_t one = 1;
+	if (write(p->evfd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is full, so the thread is awake anyway */
+	}
+}
+
 PEEROP_EXTERN(void) peerop_pinger_wake(peerop_pinger *p)
 {
 	if (!p)
 		return;
 	__atomic_store_n(&p->wake, 1, __ATOMIC_RELEASE);
-	curl_multi_wakeup(p->multi);
+	wake_thread(p);
 }
 
 PEEROP_EXTERN(void) peerop_pinger_stop(peerop_pinger *p)
@@ -532,7 +622,7 @@ PEEROP_EXTERN(void) peerop_pinger_stop(peerop_pinger *p)
 	if (!p || !p->started)
 		return;
 	__atomic_store_n(&p->stop, 1, __ATOMIC_RELEASE);
-	curl_multi_wakeup(p->multi);
+	wake_thread(p);
 	pthread_join(p->thread, NULL);
 	p->started = 0;
 }
@@ -548,6 +638,10 @@ PEEROP_EXTERN(void) peerop_pinger_free(peerop_pinger *p)
 	free(p->peers);
 	if (p->multi)
 		curl_multi_cleanup(p->multi);
+	if (p->epfd >= 0)
+		close(p->epfd);
+	if (p->evfd >= 0)
+		close(p->evfd);
 	curl_slist_free_all(p->headers);
 	free(p->self_id);
 	free(p->self_host);

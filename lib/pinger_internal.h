@@ -56,8 +56,11 @@ struct peerop_pinger {
 	int quiet;
 	peerop_ping_cb on_result;
 	void *payload;
-	/* libcurl, pinger thread only (curl_multi_wakeup from any thread) */
+	/* libcurl's socket interface over epoll, pinger thread only; the
+	 * eventfd wakes the thread from any other (wake, stop) */
 	CURLM *multi;
+	int epfd, evfd;
+	uint64_t curl_due_ms;           /* libcurl's timer, UINT64_MAX when unset */
 	struct curl_slist *headers;
 	/* shared */
 	pthread_mutex_t lock;           /* peers[] and the figures below */
