@@ -74,17 +74,19 @@ while [ $j -lt "$n" ]; do printf 'url = "%s"\noutput = "/dev/null"\n' "$url" >> 
 now() { date +%s.%N; }
 curl_rate() { # $1: extra curl flags
 	t0=$(now)
-	curl -s --cacert ca.crt -H 'Authorization: Bearer bench-token' $1 -K urls
+	curl -s --no-progress-meter --cacert ca.crt -H 'Authorization: Bearer bench-token' $1 -K urls 2>/dev/null
 	t1=$(now)
 	echo "$n $t0 $t1" | awk '{ printf "%.0f", $1 / ($3 - $2) }'
 }
 peerop_rate() { # $1: threads
-	"$bin" kubeconfig "$n" "$1" | awk '{ printf "%.0f", $1 / $2 }'
+	"$bin" kubeconfig "$n" "$1" > out
+	awk '{ printf "%.0f", $1 / $2 }' out
 }
 
 p1=$(peerop_rate 1); c1=$(curl_rate "")
 p4=$(peerop_rate 4); c4=$(curl_rate "--parallel --parallel-max 4")
-printf 'GET of one Pod over TLS on loopback, nginx, HTTP/%s, %d requests per case\n' "$proto" "$n"
+printf 'GET of one Pod over TLS on loopback, nginx, %d requests per case\n' "$n"
+printf 'protocol: peerop %s, curl HTTP/%s\n' "$(awk '{ print $3 }' out)" "$proto"
 printf '%-26s %14s %14s %8s\n' case "peerop req/s" "curl req/s" ratio
 printf '%-26s %14s %14s %8s\n' "1 thread, sequential" "$p1" "$c1" "$(echo "$p1 $c1" | awk '{ printf "%.2f", $1 / $2 }')"
 printf '%-26s %14s %14s %8s\n' "4 threads / --parallel 4" "$p4" "$c4" "$(echo "$p4 $c4" | awk '{ printf "%.2f", $1 / $2 }')"

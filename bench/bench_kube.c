@@ -1,12 +1,14 @@
 /*
  * bench_kube: GET one object N times through peerop_kube_get() from T
- * threads sharing one client; prints "requests seconds" for bench-kube.sh.
+ * threads sharing one client; prints "requests seconds HTTP/version" for
+ * bench-kube.sh.
  *
  *   bench_kube KUBECONFIG N THREADS
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <peerop/peerop.h>
 
@@ -14,6 +16,17 @@ static const peerop_kube_resource pods = { "", "v1", "pods", 1 };
 static peerop_kube_client *client;
 static int per_thread;
 static int failures;
+static char http_version[8] = "?";
+
+/* Debug records carry the HTTP version each request used. */
+static void on_log(const peerop_log_record *rec, void *payload)
+{
+	size_t i;
+	(void)payload;
+	for (i = 0; i < rec->nfields; i++)
+		if (!strcmp(rec->fields[i].key, "http"))
+			snprintf(http_version, sizeof(http_version), "%s", rec->fields[i].value);
+}
 
 static void *worker(void *arg)
 {
@@ -52,7 +65,9 @@ int main(int argc, char **argv)
 	}
 	{
 		int warm = 50; /* warm up: the connection, the TLS session */
+		peerop_log_set_callback(on_log, PEEROP_LOG_DEBUG, NULL);
 		worker(&warm);
+		peerop_log_set_callback(NULL, PEEROP_LOG_OFF, NULL);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (i = 0; i < threads; i++)
@@ -60,8 +75,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < threads; i++)
 		pthread_join(t[i], NULL);
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	printf("%d %.6f\n", per_thread * threads,
-		(double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+	printf("%d %.6f HTTP/%s\n", per_thread * threads,
+		(double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9, http_version);
 	peerop_kube_client_free(client);
 	peerop_kube_config_free(cfg);
 	peerop_global_cleanup();

@@ -436,10 +436,23 @@ static uint64_t retry_delay(peerop_kube_client *c, unsigned int attempt, long lo
 	return peerop__jitter(d, 0.2);
 }
 
-static void log_request(const char *method, const char *url, long status, uint64_t t0, int attempt)
+static const char *http_version_name(CURL *e)
+{
+	long v = 0;
+	curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &v);
+	switch (v) {
+	case CURL_HTTP_VERSION_1_0: return "1.0";
+	case CURL_HTTP_VERSION_1_1: return "1.1";
+	case CURL_HTTP_VERSION_2_0: return "2";
+	case CURL_HTTP_VERSION_3: return "3";
+	default: return "";
+	}
+}
+
+static void log_request(CURL *e, const char *method, const char *url, long status, uint64_t t0, int attempt)
 {
 	char st[16], dur[24], att[16];
-	peerop_log_field f[5];
+	peerop_log_field f[6];
 	if (!peerop__log_enabled(PEEROP_LOG_DEBUG))
 		return;
 	snprintf(st, sizeof(st), "%ld", status);
@@ -450,7 +463,8 @@ static void log_request(const char *method, const char *url, long status, uint64
 	f[2].key = "status"; f[2].value = st;
 	f[3].key = "duration_ms"; f[3].value = dur;
 	f[4].key = "attempt"; f[4].value = att;
-	peerop__log(PEEROP_LOG_DEBUG, "kube", f, 5, "%s %s -> %s (%s ms)", method, url, st, dur);
+	f[5].key = "http"; f[5].value = http_version_name(e);
+	peerop__log(PEEROP_LOG_DEBUG, "kube", f, 6, "%s %s -> %s (%s ms)", method, url, st, dur);
 }
 
 int peerop__kube_call(json_t **out, peerop_kube_client *c, const peerop__kube_req *r)
@@ -503,7 +517,7 @@ int peerop__kube_call(json_t **out, peerop_kube_client *c, const peerop__kube_re
 			curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 			curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &retry_after);
 			curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
-			log_request(r->method, url.ptr, cc == CURLE_OK ? status : -1, t0, (int)retries);
+			log_request(e, r->method, url.ptr, cc == CURLE_OK ? status : -1, t0, (int)retries);
 			if (cc == CURLE_WRITE_ERROR && s.too_large)
 				rc = peerop__error_set(PEEROP_ETOOLARGE, "%s %s: reply larger than %zu bytes",
 					r->method, url.ptr, c->opts.max_response_bytes);

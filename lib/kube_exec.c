@@ -317,6 +317,8 @@ int peerop__kube_exec_run(peerop__kube_exec_result *out, const peerop__kube_exec
 	const json_t *cluster_info, unsigned int timeout_ms)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
 	int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
 	peerop__buf o = PEEROP__BUF_INIT, er = PEEROP__BUF_INIT, info = PEEROP__BUF_INIT;
 	char **env = NULL;
@@ -351,7 +353,16 @@ int peerop__kube_exec_run(peerop__kube_exec_result *out, const peerop__kube_exec
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
-	spawn_rc = posix_spawnp(&pid, e->command, &fa, NULL, e->args, env);
+	/* The calling thread may block signals (a program's signal thread
+	 * pattern) or ignore SIGPIPE: the plugin starts with neither. */
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	spawn_rc = posix_spawnp(&pid, e->command, &fa, &attr, e->args, env);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(out_pipe[1]);
 	close(err_pipe[1]);

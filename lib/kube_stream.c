@@ -141,9 +141,8 @@ static int stream_once(peerop_kube_client *c, const char *url, const peerop__kub
 	} else if (rc == 0 && *status != 200) {
 		rc = peerop__kube_set_http_error(*status, s.err_body.ptr, s.err_body.len, "GET", url);
 	}
-	if (peerop__log_enabled(PEEROP_LOG_DEBUG))
-		peerop__debug("kube", "GET %s (stream) -> %ld after %llu ms: %s", url, *status,
-			(unsigned long long)(peerop__now_ms() - t0), rc ? peerop_error_name(rc) : "ended");
+	peerop__debug("kube", "GET %s (stream) -> %ld after %llu ms: %s", url, *status,
+		(unsigned long long)(peerop__now_ms() - t0), rc ? peerop_error_name(rc) : "ended");
 done:
 	if (multi && s.easy)
 		curl_multi_remove_handle(multi, s.easy);
@@ -163,6 +162,8 @@ int peerop__kube_stream(peerop_kube_client *c, const char *path_and_query, const
 
 	if (!c || !path_and_query || !o)
 		return peerop__error_set(PEEROP_EINVAL, "peerop__kube_stream: client, path and options are required");
+	if (o->retry_after_ms)
+		*o->retry_after_ms = 0; /* also when no reply comes at all */
 	if ((rc = peerop__kube_url(&url, c, path_and_query)) < 0)
 		return rc;
 	for (attempt = 0; attempt < 2; attempt++) {

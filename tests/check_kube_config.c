@@ -412,30 +412,13 @@ END_TEST
 
 /* ---- exec plugins ---- */
 
-static const char plugin_sh[] =
-	"#!/bin/sh\n"
-	"# A test credential plugin: counts its runs, records its input.\n"
-	"n=$(cat \"$PLUGIN_STATE/count\" 2>/dev/null || echo 0); n=$((n+1)); echo $n > \"$PLUGIN_STATE/count\"\n"
-	"printf '%s' \"$KUBERNETES_EXEC_INFO\" > \"$PLUGIN_STATE/info\"\n"
-	"echo \"$@\" > \"$PLUGIN_STATE/args\"\n"
-	"case \"$2\" in\n"
-	"fail) echo 'plugin says no' >&2; exit 3 ;;\n"
-	"garbage) echo 'this is not json'; exit 0 ;;\n"
-	"hang) exec sleep 30 ;;\n"
-	"expired) exp=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ) ;;\n"
-	"*) exp=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ) ;;\n"
-	"esac\n"
-	"printf '{\"apiVersion\":\"%s\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"exec-token-%s\",\"expirationTimestamp\":\"%s\"}}\\n' "
-	"\"${API:-client.authentication.k8s.io/v1}\" \"$n\" \"$exp\"\n";
-
 static peerop_kube_config *exec_config(const char *mode, const char *api)
 {
-	char *ca = kt_base64(certs.ca_pem), *plugin = th_path(dir, "plugin.sh"), *path;
+	char *ca = kt_base64(certs.ca_pem), *plugin = kt_fixture(dir, "plugin.sh", NULL), *path;
 	const char *pairs[] = { "SERVER", "https://127.0.0.1:6443", "CA_DATA", ca, "MODE", mode,
 		"STATE", dir, "API", api, NULL };
 	peerop_kube_config_options o = PEEROP_KUBE_CONFIG_OPTIONS_INIT;
 	peerop_kube_config *cfg = NULL;
-	ck_assert_int_eq(th_write_str(plugin, plugin_sh), 0);
 	ck_assert_int_eq(chmod(plugin, 0700), 0);
 	path = kt_fixture(dir, "exec.yaml", pairs);
 	o.kubeconfig = path;
@@ -769,11 +752,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	int rc;
-	peerop_global_init();
-	kt_certs_make(&certs);
-	rc = th_run_suite(suite());
-	kt_certs_remove(&certs);
-	peerop_global_cleanup();
-	return rc;
+	return kt_main(suite, &certs);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "kube_internal.h"
 #include "kube_testhelp.h"
@@ -18,6 +19,12 @@ static kt_certs certs;
 static char *dir;
 static const peerop_kube_resource PODS = { "", "v1", "pods", 1 };
 static const peerop_kube_resource WIDGETS = { "example.com", "v1", "widgets", 1 };
+
+/* An HTTPS server with the test CA's certificate, no client certificates. */
+static kt_server *tls_server(kt_handler h, void *arg)
+{
+	return kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, h, arg);
+}
 
 static void setup(void)
 {
@@ -122,7 +129,7 @@ static void pods_handler(const kt_req *req, kt_resp *resp, void *arg)
 
 START_TEST(test_get_with_token)
 {
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, pods_handler, NULL);
+	kt_server *s = tls_server(pods_handler, NULL);
 	client_setup cs = { "tok-1", NULL, 0, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &cs, NULL);
 	json_t *obj = NULL;
@@ -144,7 +151,7 @@ END_TEST
 
 START_TEST(test_wrong_token_is_eauth)
 {
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, pods_handler, NULL);
+	kt_server *s = tls_server(pods_handler, NULL);
 	client_setup cs = { "tok-WRONG-secret", NULL, 0, NULL, NULL };
 	peerop_kube_client *c;
 	json_t *obj = NULL;
@@ -163,6 +170,8 @@ START_TEST(test_wrong_token_is_eauth)
 	ck_assert(strstr(peerop_error_last()->message, "tok-WRONG-secret") == NULL);
 	logs = th_log_captured();
 	ck_assert_msg(strstr(logs, "GET https://127.0.0.1") != NULL, "request not logged: %s", logs);
+	ck_assert_msg(strstr(logs, "status=401") && strstr(logs, "http=1.1") && strstr(logs, "duration_ms="),
+		"fields missing: %s", logs);
 	ck_assert(strstr(logs, "tok-WRONG-secret") == NULL);
 	ck_assert(strstr(logs, "Bearer") == NULL);
 	free(logs);
@@ -200,7 +209,7 @@ END_TEST
 
 START_TEST(test_tls_verification)
 {
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, pods_handler, NULL);
+	kt_server *s = tls_server(pods_handler, NULL);
 	client_setup cs = { "tok-1", NULL, 0, certs.other_ca_pem, NULL };
 	peerop_kube_client *c = make_client(s, &cs, NULL);
 	json_t *obj = NULL;
@@ -261,7 +270,7 @@ static void list_handler(const kt_req *req, kt_resp *resp, void *arg)
 START_TEST(test_list_paging)
 {
 	paging p = { 0, 0 };
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, list_handler, &p);
+	kt_server *s = tls_server(list_handler, &p);
 	client_setup cs = { "t", NULL, 0, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &cs, NULL);
 	peerop_kube_list_options lo;
@@ -291,7 +300,7 @@ END_TEST
 START_TEST(test_list_continue_expired_restarts)
 {
 	paging p = { 6, 0 };
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, list_handler, &p);
+	kt_server *s = tls_server(list_handler, &p);
 	client_setup cs = { "t", NULL, 0, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &cs, NULL);
 	peerop_kube_list_options lo = PEEROP_KUBE_LIST_OPTIONS_INIT;
@@ -359,7 +368,7 @@ START_TEST(test_status_errors)
 		{ "bad", PEEROP_EINVALID, 400, "BadRequest" },
 		{ "teapot", PEEROP_EHTTP, 418, "Teapot" },
 	};
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, status_handler, NULL);
+	kt_server *s = tls_server(status_handler, NULL);
 	client_setup cs = { "tok-secret-echo", NULL, 0, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &cs, NULL);
 	json_t *obj = NULL;
@@ -418,7 +427,7 @@ static void retry_handler(const kt_req *req, kt_resp *resp, void *arg)
 START_TEST(test_retry_after_429)
 {
 	retry_state r = { 2, 429, "1", { 0 } };
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, retry_handler, &r);
+	kt_server *s = tls_server(retry_handler, &r);
 	client_setup cs = { "t", NULL, 0, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &cs, NULL);
 	json_t *obj = NULL;
@@ -437,7 +446,7 @@ END_TEST
 START_TEST(test_retry_503_backoff_and_limits)
 {
 	retry_state r = { 100, 503, NULL, { 0 } };
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, retry_handler, &r);
+	kt_server *s = tls_server(retry_handler, &r);
 	client_setup cs = { "t", NULL, 0, NULL, NULL };
 	peerop_kube_client_options o = PEEROP_KUBE_CLIENT_OPTIONS_INIT;
 	peerop_kube_client *c;
@@ -471,7 +480,7 @@ END_TEST
 START_TEST(test_retry_recovers_after_503)
 {
 	retry_state r = { 2, 503, NULL, { 0 } };
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, retry_handler, &r);
+	kt_server *s = tls_server(retry_handler, &r);
 	client_setup cs = { "t", NULL, 0, NULL, NULL };
 	peerop_kube_client_options o = PEEROP_KUBE_CLIENT_OPTIONS_INIT;
 	peerop_kube_client *c;
@@ -516,18 +525,27 @@ static void broken_handler(const kt_req *req, kt_resp *resp, void *arg)
 	}
 }
 
+/* A GET against the broken server fails with code, naming the object; the
+ * body is never quoted. o may be NULL. */
+static void expect_broken(kt_server *s, const peerop_kube_client_options *o, const char *name, int code)
+{
+	client_setup cs = { "t", NULL, 0, NULL, NULL };
+	peerop_kube_client *c = make_client(s, &cs, o);
+	json_t *obj = NULL;
+	char path[64];
+	ck_assert_int_eq(peerop_kube_get(&obj, c, &WIDGETS, "ns", name), code);
+	ck_assert_ptr_null(obj);
+	snprintf(path, sizeof(path), "/widgets/%s", name);
+	ck_assert_msg(strstr(peerop_error_last()->message, path) != NULL, "%s", peerop_error_last()->message);
+	ck_assert(strstr(peerop_error_last()->message, "this is not") == NULL);
+	peerop_kube_client_free(c);
+}
+
 START_TEST(test_garbage_reply)
 {
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, broken_handler, NULL);
-	client_setup cs = { "t", NULL, 0, NULL, NULL };
-	peerop_kube_client *c = make_client(s, &cs, NULL);
-	json_t *obj = NULL;
-	ck_assert_int_eq(peerop_kube_get(&obj, c, &WIDGETS, "ns", "garbage"), PEEROP_EPROTO);
-	ck_assert_msg(strstr(peerop_error_last()->message, "/widgets/garbage") != NULL, "%s", peerop_error_last()->message);
-	ck_assert(strstr(peerop_error_last()->message, "this is not") == NULL);
-	ck_assert_int_eq(peerop_kube_get(&obj, c, &WIDGETS, "ns", "array"), PEEROP_EPROTO);
-	ck_assert_ptr_null(obj);
-	peerop_kube_client_free(c);
+	kt_server *s = tls_server(broken_handler, NULL);
+	expect_broken(s, NULL, "garbage", PEEROP_EPROTO);
+	expect_broken(s, NULL, "array", PEEROP_EPROTO);
 	kt_server_stop(s);
 }
 END_TEST
@@ -552,52 +570,33 @@ END_TEST
 
 START_TEST(test_closed_mid_body)
 {
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, broken_handler, NULL);
-	client_setup cs = { "t", NULL, 0, NULL, NULL };
-	peerop_kube_client *c = make_client(s, &cs, NULL);
-	json_t *obj = NULL;
-	ck_assert_int_eq(peerop_kube_get(&obj, c, &WIDGETS, "ns", "truncated"), PEEROP_ETRUNCATED);
-	ck_assert_msg(strstr(peerop_error_last()->message, "/widgets/truncated") != NULL, "%s", peerop_error_last()->message);
-	ck_assert_ptr_null(obj);
-	peerop_kube_client_free(c);
+	kt_server *s = tls_server(broken_handler, NULL);
+	expect_broken(s, NULL, "truncated", PEEROP_ETRUNCATED);
 	kt_server_stop(s);
 }
 END_TEST
 
 START_TEST(test_stalled_server_times_out)
 {
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, broken_handler, NULL);
-	client_setup cs = { "t", NULL, 0, NULL, NULL };
+	kt_server *s = tls_server(broken_handler, NULL);
 	peerop_kube_client_options o = PEEROP_KUBE_CLIENT_OPTIONS_INIT;
-	peerop_kube_client *c;
-	json_t *obj = NULL;
 	o.request_timeout_ms = 1500;
-	c = make_client(s, &cs, &o);
-	ck_assert_int_eq(peerop_kube_get(&obj, c, &WIDGETS, "ns", "stall"), PEEROP_ETIMEOUT);
-	ck_assert_msg(strstr(peerop_error_last()->message, "/widgets/stall") != NULL, "%s", peerop_error_last()->message);
-	peerop_kube_client_free(c);
+	expect_broken(s, &o, "stall", PEEROP_ETIMEOUT);
 	/* the low-speed limit catches a stall too */
 	o.request_timeout_ms = 60000;
 	o.low_speed_time_s = 1;
-	c = make_client(s, &cs, &o);
-	ck_assert_int_eq(peerop_kube_get(&obj, c, &WIDGETS, "ns", "stall"), PEEROP_ETIMEOUT);
-	peerop_kube_client_free(c);
+	expect_broken(s, &o, "stall", PEEROP_ETIMEOUT);
 	kt_server_stop(s);
 }
 END_TEST
 
 START_TEST(test_reply_size_limit)
 {
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, broken_handler, NULL);
-	client_setup cs = { "t", NULL, 0, NULL, NULL };
+	kt_server *s = tls_server(broken_handler, NULL);
 	peerop_kube_client_options o = PEEROP_KUBE_CLIENT_OPTIONS_INIT;
-	peerop_kube_client *c;
-	json_t *obj = NULL;
 	o.max_response_bytes = 100000;
-	c = make_client(s, &cs, &o);
-	ck_assert_int_eq(peerop_kube_get(&obj, c, &WIDGETS, "ns", "big"), PEEROP_ETOOLARGE);
+	expect_broken(s, &o, "big", PEEROP_ETOOLARGE);
 	ck_assert_msg(strstr(peerop_error_last()->message, "100000") != NULL, "%s", peerop_error_last()->message);
-	peerop_kube_client_free(c);
 	kt_server_stop(s);
 }
 END_TEST
@@ -643,7 +642,7 @@ static const json_t *nth(json_t *log, size_t i, const char *key)
 START_TEST(test_writes)
 {
 	json_t *log = json_array();
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, write_handler, log);
+	kt_server *s = tls_server(write_handler, log);
 	client_setup cs = { "t", NULL, 0, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &cs, NULL);
 	peerop_kube_write_options wo;
@@ -723,10 +722,10 @@ END_TEST
 
 /* ---- 401 and a rotated token ---- */
 
-static void rotate_handler(const kt_req *req, kt_resp *resp, void *arg)
+/* Accepts one bearer token: arg. */
+static void token_handler(const kt_req *req, kt_resp *resp, void *arg)
 {
-	(void)arg;
-	if (!bearer_is(req, "rotated-token")) {
+	if (!bearer_is(req, arg)) {
 		unauthorized(resp);
 		return;
 	}
@@ -735,7 +734,7 @@ static void rotate_handler(const kt_req *req, kt_resp *resp, void *arg)
 
 START_TEST(test_401_rereads_token_file)
 {
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, rotate_handler, NULL);
+	kt_server *s = tls_server(token_handler, (void *)"rotated-token");
 	char *tok = th_path(dir, "token");
 	client_setup cs = { NULL, tok, 0, NULL, NULL };
 	peerop_kube_client *c;
@@ -753,6 +752,49 @@ START_TEST(test_401_rereads_token_file)
 	peerop_kube_client_free(c);
 	kt_server_stop(s);
 	free(tok);
+}
+END_TEST
+
+static int plugin_runs(void)
+{
+	char *p = th_path(dir, "count"), *s = th_slurp(p);
+	int n = s ? atoi(s) : 0;
+	free(p);
+	free(s);
+	return n;
+}
+
+START_TEST(test_401_reruns_exec_plugin)
+{
+	kt_server *s = tls_server(token_handler, (void *)"exec-token-2");
+	char *ca = kt_base64(certs.ca_pem), *plugin = kt_fixture(dir, "plugin.sh", NULL), *path;
+	const char *pairs[] = { "SERVER", kt_server_url(s), "CA_DATA", ca, "MODE", "ok", "STATE", dir,
+		"API", "client.authentication.k8s.io/v1", NULL };
+	peerop_kube_config_options co = PEEROP_KUBE_CONFIG_OPTIONS_INIT;
+	peerop_kube_config *cfg = NULL;
+	peerop_kube_client *c = NULL;
+	json_t *obj = NULL;
+
+	ck_assert_int_eq(chmod(plugin, 0700), 0);
+	path = kt_fixture(dir, "exec.yaml", pairs);
+	co.kubeconfig = path;
+	ck_assert_int_eq(peerop_kube_config_load(&cfg, &co), 0);
+	ck_assert_int_eq(peerop_kube_client_new(&c, cfg, NULL), 0);
+	peerop_kube_config_free(cfg);
+	/* exec-token-1 is refused; the plugin runs again and exec-token-2 works */
+	ck_assert_msg(peerop_kube_get(&obj, c, &PODS, "default", "web") == 0, "%s", peerop_error_last()->message);
+	json_decref(obj);
+	ck_assert_int_eq(kt_server_requests(s), 2);
+	ck_assert_int_eq(plugin_runs(), 2);
+	/* then the credential is cached */
+	ck_assert_int_eq(peerop_kube_get(&obj, c, &PODS, "default", "web"), 0);
+	json_decref(obj);
+	ck_assert_int_eq(plugin_runs(), 2);
+	peerop_kube_client_free(c);
+	kt_server_stop(s);
+	free(ca);
+	free(plugin);
+	free(path);
 }
 END_TEST
 
@@ -781,7 +823,7 @@ static void *worker_main(void *arg)
 
 START_TEST(test_shared_between_threads)
 {
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, pods_handler, NULL);
+	kt_server *s = tls_server(pods_handler, NULL);
 	client_setup cs = { "tok-1", NULL, 0, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &cs, NULL);
 	pthread_t t[4];
@@ -830,6 +872,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_connection_refused);
 	tcase_add_test(tc, test_writes);
 	tcase_add_test(tc, test_401_rereads_token_file);
+	tcase_add_test(tc, test_401_reruns_exec_plugin);
 	tcase_add_test(tc, test_shared_between_threads);
 	suite_add_tcase(s, tc);
 	return s;
@@ -837,11 +880,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	int rc;
-	peerop_global_init();
-	kt_certs_make(&certs);
-	rc = th_run_suite(suite());
-	kt_certs_remove(&certs);
-	peerop_global_cleanup();
-	return rc;
+	return kt_main(suite, &certs);
 }

@@ -28,6 +28,7 @@ typedef struct runner {
 	const char *path;
 	peerop__kube_stream_opts o;
 	int stop;
+	unsigned int retry_after_ms;
 	int done;         /* atomic */
 	int rc;
 	int http_status;
@@ -72,6 +73,8 @@ static void run_start_opts(runner *r, peerop_kube_client *c, const char *path, u
 	r->o.payload = &r->s;
 	r->o.stop = &r->stop;
 	r->o.idle_timeout_ms = idle_ms;
+	r->o.retry_after_ms = &r->retry_after_ms;
+	r->retry_after_ms = 12345;
 	r->s.abort_with = abort_with;
 	r->stop = stop;
 	ck_assert_int_eq(pthread_create(&r->thread, NULL, run_main, r), 0);
@@ -123,6 +126,12 @@ static void stream_handler(const kt_req *req, kt_resp *resp, void *arg)
 		resp->mode = KT_STREAM;
 		return;
 	}
+	if (!strcmp(req->path, "/busy")) {
+		resp->status = 429;
+		resp->retry_after = "3";
+		resp->body = strdup("{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"TooManyRequests\",\"code\":429}");
+		return;
+	}
 	if (!strcmp(req->path, "/gone")) {
 		resp->status = 410;
 		resp->body = strdup("{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
@@ -133,10 +142,10 @@ static void stream_handler(const kt_req *req, kt_resp *resp, void *arg)
 	resp->body = strdup("{}");
 }
 
-static peerop_kube_client *make_client(kt_server *s)
+static peerop_kube_client *make_client(kt_server *server)
 {
 	char *ca = kt_base64(certs.ca_pem), *path;
-	const char *pairs[] = { "SERVER", kt_server_url(s), "CA_DATA", ca, "TOKEN", "st", NULL };
+	const char *pairs[] = { "SERVER", kt_server_url(server), "CA_DATA", ca, "TOKEN", "st", NULL };
 	peerop_kube_config_options o = PEEROP_KUBE_CONFIG_OPTIONS_INIT;
 	peerop_kube_config *cfg = NULL;
 	peerop_kube_client *c = NULL;
@@ -150,30 +159,45 @@ static peerop_kube_client *make_client(kt_server *s)
 	return c;
 }
 
+#define WATCH_PATH "/api/v1/namespaces/ns/pods?watch=1&resourceVersion=5"
+
+static kt_server *s;
+static peerop_kube_client *c;
+
 static void setup(void)
 {
 	dir = th_tmpdir();
 	ck_assert_ptr_nonnull(dir);
+	s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, stream_handler, NULL);
+	c = make_client(s);
 }
 
 static void teardown(void)
 {
+	peerop_kube_client_free(c);
+	kt_server_stop(s);
 	th_tmpdir_remove(dir);
 }
 
-#define WATCH_PATH "/api/v1/namespaces/ns/pods?watch=1&resourceVersion=5"
+/* Start a watch, wait until it is the server's newest stream, send data,
+ * and wait until the client has it. */
+static void watch_and_push(runner *r, unsigned idle_ms, int abort_with, const char *data, const char *expect)
+{
+	int before = kt_stream_started(s);
+	run_start_opts(r, c, WATCH_PATH, idle_ms, abort_with, 0);
+	ck_assert(TH_WAIT_UNTIL(kt_stream_started(s) == before + 1, 10000));
+	kt_stream_push(s, data);
+	if (expect)
+		ck_assert(TH_WAIT_UNTIL(received(r, expect), 10000));
+}
+
 
 START_TEST(test_chunks_arrive_before_the_end)
 {
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, stream_handler, NULL);
-	peerop_kube_client *c = make_client(s);
 	runner r;
 
-	run_start(&r, c, WATCH_PATH, 0);
-	ck_assert(TH_WAIT_UNTIL(kt_stream_active(s) == 1, 10000));
-	kt_stream_push(s, "{\"type\":\"ADDED\",\"object\":{\"n\":1}}\n");
 	/* delivered while the stream is still open */
-	ck_assert(TH_WAIT_UNTIL(received(&r, "\"n\":1"), 10000));
+	watch_and_push(&r, 0, 0, "{\"type\":\"ADDED\",\"object\":{\"n\":1}}\n", "\"n\":1");
 	ck_assert(!run_done(&r));
 	kt_stream_push(s, "{\"type\":\"MODIFIED\",");
 	kt_stream_push(s, "\"object\":{\"n\":2}}\n");
@@ -183,21 +207,14 @@ START_TEST(test_chunks_arrive_before_the_end)
 	ck_assert_str_eq(r.s.data.ptr, "{\"type\":\"ADDED\",\"object\":{\"n\":1}}\n"
 		"{\"type\":\"MODIFIED\",\"object\":{\"n\":2}}\n");
 	run_dispose(&r);
-	peerop_kube_client_free(c);
-	kt_server_stop(s);
 }
 END_TEST
 
 START_TEST(test_stop_flag)
 {
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, stream_handler, NULL);
-	peerop_kube_client *c = make_client(s);
 	runner r;
 
-	run_start(&r, c, WATCH_PATH, 0);
-	ck_assert(TH_WAIT_UNTIL(kt_stream_active(s) == 1, 10000));
-	kt_stream_push(s, "x\n");
-	ck_assert(TH_WAIT_UNTIL(received(&r, "x"), 10000));
+	watch_and_push(&r, 0, 0, "x\n", "x");
 	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
 	ck_assert_int_eq(run_finish(&r), PEEROP_ECANCELED);
 	/* a stream stopped before it starts never connects */
@@ -205,32 +222,22 @@ START_TEST(test_stop_flag)
 	run_start_opts(&r, c, "/never", 0, 0, 1);
 	ck_assert_int_eq(run_finish(&r), PEEROP_ECANCELED);
 	run_dispose(&r);
-	peerop_kube_client_free(c);
-	kt_server_stop(s);
 }
 END_TEST
 
 START_TEST(test_idle_timeout)
 {
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, stream_handler, NULL);
-	peerop_kube_client *c = make_client(s);
 	runner r;
 
-	run_start(&r, c, WATCH_PATH, 400);
-	ck_assert(TH_WAIT_UNTIL(kt_stream_active(s) == 1, 10000));
-	kt_stream_push(s, "one\n");
+	watch_and_push(&r, 400, 0, "one\n", NULL);
 	ck_assert_int_eq(run_finish(&r), PEEROP_ETIMEOUT);
 	ck_assert(received(&r, "one"));
 	run_dispose(&r);
-	peerop_kube_client_free(c);
-	kt_server_stop(s);
 }
 END_TEST
 
 START_TEST(test_http_error_has_status)
 {
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, stream_handler, NULL);
-	peerop_kube_client *c = make_client(s);
 	runner r;
 
 	run_start(&r, c, "/gone", 0);
@@ -238,57 +245,47 @@ START_TEST(test_http_error_has_status)
 	ck_assert_int_eq(r.http_status, 410);
 	ck_assert_str_eq(r.reason, "Expired");
 	ck_assert_int_eq(r.s.calls, 0); /* the error body is not data */
+	ck_assert_int_eq(r.retry_after_ms, 0);
 	run_dispose(&r);
-	peerop_kube_client_free(c);
-	kt_server_stop(s);
+	/* a 429 hands its Retry-After to the caller, who owns the retries */
+	run_start(&r, c, "/busy", 0);
+	ck_assert_int_eq(run_finish(&r), PEEROP_ETOOMANY);
+	ck_assert_int_eq(r.retry_after_ms, 3000);
+	ck_assert_int_eq(kt_server_requests(s), 2);
+	run_dispose(&r);
 }
 END_TEST
 
 START_TEST(test_cut_mid_stream)
 {
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, stream_handler, NULL);
-	peerop_kube_client *c = make_client(s);
 	runner r;
 
-	run_start(&r, c, WATCH_PATH, 0);
-	ck_assert(TH_WAIT_UNTIL(kt_stream_active(s) == 1, 10000));
-	kt_stream_push(s, "{\"type\":\"ADDED\"");
-	ck_assert(TH_WAIT_UNTIL(received(&r, "ADDED"), 10000));
+	watch_and_push(&r, 0, 0, "{\"type\":\"ADDED\"", "ADDED");
 	kt_stream_end(s, 0);
 	ck_assert_int_eq(run_finish(&r), PEEROP_ETRUNCATED);
 	run_dispose(&r);
-	peerop_kube_client_free(c);
-	kt_server_stop(s);
 }
 END_TEST
 
 START_TEST(test_callback_aborts)
 {
-	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, NULL, stream_handler, NULL);
-	peerop_kube_client *c = make_client(s);
 	runner r;
 
 	/* a negative code is returned as is */
-	run_start_opts(&r, c, WATCH_PATH, 0, PEEROP_EPROTO, 0);
-	ck_assert(TH_WAIT_UNTIL(kt_stream_active(s) == 1, 10000));
-	kt_stream_push(s, "garbage\n");
+	watch_and_push(&r, 0, PEEROP_EPROTO, "garbage\n", NULL);
 	ck_assert_int_eq(run_finish(&r), PEEROP_EPROTO);
 	ck_assert_int_eq(r.s.calls, 1);
 	run_dispose(&r);
 	/* a positive value is a stop */
-	run_start_opts(&r, c, WATCH_PATH, 0, 1, 0);
-	ck_assert(TH_WAIT_UNTIL(kt_stream_started(s) == 2, 10000));
-	kt_stream_push(s, "enough\n");
+	watch_and_push(&r, 0, 1, "enough\n", NULL);
 	ck_assert_int_eq(run_finish(&r), PEEROP_ECANCELED);
 	run_dispose(&r);
-	peerop_kube_client_free(c);
-	kt_server_stop(s);
 }
 END_TEST
 
 static Suite *suite(void)
 {
-	Suite *s = suite_create("kube_stream");
+	Suite *ts = suite_create("kube_stream");
 	TCase *tc = tcase_create("stream");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -298,17 +295,11 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_http_error_has_status);
 	tcase_add_test(tc, test_cut_mid_stream);
 	tcase_add_test(tc, test_callback_aborts);
-	suite_add_tcase(s, tc);
-	return s;
+	suite_add_tcase(ts, tc);
+	return ts;
 }
 
 int main(void)
 {
-	int rc;
-	peerop_global_init();
-	kt_certs_make(&certs);
-	rc = th_run_suite(suite());
-	kt_certs_remove(&certs);
-	peerop_global_cleanup();
-	return rc;
+	return kt_main(suite, &certs);
 }

@@ -67,6 +67,17 @@ void kt_certs_remove(kt_certs *c)
 	memset(c, 0, sizeof(*c));
 }
 
+int kt_main(Suite *(*suite)(void), kt_certs *certs)
+{
+	int rc;
+	peerop_global_init();
+	kt_certs_make(certs);
+	rc = th_run_suite(suite());
+	kt_certs_remove(certs);
+	peerop_global_cleanup();
+	return rc;
+}
+
 char *kt_base64(const char *s)
 {
 	size_t n = strlen(s);

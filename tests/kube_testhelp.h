@@ -8,6 +8,7 @@
 #define PEEROP_KUBE_TESTHELP_H
 
 #include <stddef.h>
+#include <check.h>
 #include <jansson.h>
 
 /* ---- certificates ---- */
@@ -24,6 +25,9 @@ typedef struct kt_certs {
  * inherit them). Aborts the program if openssl fails. */
 void kt_certs_make(kt_certs *c);
 void kt_certs_remove(kt_certs *c);
+/* The main() of a kube test program: global init, certificates in
+ * *certs, the suite, cleanup; returns the exit status. */
+int kt_main(Suite *(*suite)(void), kt_certs *certs);
 /* base64 of a string, malloc'd. */
 char *kt_base64(const char *s);
 /* Copy a fixture from tests/kube-fixtures into dir, replacing @NAME@

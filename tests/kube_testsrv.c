@@ -290,25 +290,26 @@ kt_server *kt_server_start(const char *cert_pem, const char *key_pem, const char
 	return s;
 }
 
+static int locked_read(kt_server *s, const int *field)
+{
+	int n;
+	pthread_mutex_lock(&s->lock);
+	n = *field;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
 int kt_server_port(kt_server *s) { return s->port; }
 const char *kt_server_url(kt_server *s) { return s->url; }
 
 int kt_server_requests(kt_server *s)
 {
-	int n;
-	pthread_mutex_lock(&s->lock);
-	n = s->requests;
-	pthread_mutex_unlock(&s->lock);
-	return n;
+	return locked_read(s, &s->requests);
 }
 
 int kt_server_connections(kt_server *s)
 {
-	int n;
-	pthread_mutex_lock(&s->lock);
-	n = s->connections;
-	pthread_mutex_unlock(&s->lock);
-	return n;
+	return locked_read(s, &s->connections);
 }
 
 void kt_stream_push(kt_server *s, const char *data)
@@ -332,20 +333,12 @@ void kt_stream_end(kt_server *s, int clean)
 
 int kt_stream_started(kt_server *s)
 {
-	int n;
-	pthread_mutex_lock(&s->lock);
-	n = s->sstarted;
-	pthread_mutex_unlock(&s->lock);
-	return n;
+	return locked_read(s, &s->sstarted);
 }
 
 int kt_stream_active(kt_server *s)
 {
-	int n;
-	pthread_mutex_lock(&s->lock);
-	n = s->sactive;
-	pthread_mutex_unlock(&s->lock);
-	return n;
+	return locked_read(s, &s->sactive);
 }
 
 void kt_server_stop(kt_server *s)
