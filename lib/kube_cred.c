@@ -10,6 +10,8 @@
  */
 #include "kube_internal.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +23,27 @@ void peerop__kube_cred_dispose(peerop__kube_cred *c)
 	peerop__kube_blob_dispose(&c->key);
 }
 
-static void reread_token_locked(peerop_kube_config *cfg, uint64_t now_ms)
+/* What happened under the lock, logged after it is released: the log
+ * callback is user code and must never run with one of our locks held. */
+typedef struct cred_note {
+	int level;             /* 0: nothing to log */
+	char text[1200];
+} cred_note;
+
+static void note(cred_note *n, peerop_log_level level, const char *fmt, ...) PEEROP_FORMAT(3, 4);
+
+static void note(cred_note *n, peerop_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	if (!peerop__log_enabled(level))
+		return;
+	n->level = (int)level + 1;
+	va_start(ap, fmt);
+	vsnprintf(n->text, sizeof(n->text), fmt, ap);
+	va_end(ap);
+}
+
+static void reread_token_locked(peerop_kube_config *cfg, uint64_t now_ms, cred_note *n)
 {
 	char *t = NULL;
 	int rc = peerop__kube_read_token(&t, cfg->token_file, cfg->max_file_size);
@@ -30,7 +52,7 @@ static void reread_token_locked(peerop_kube_config *cfg, uint64_t now_ms)
 	if (rc < 0) {
 		/* Keep the last good token: a rotation in progress, or a brief
 		 * unreadable moment, must not break a working client. */
-		peerop__warn("kube", "%s: cannot re-read the token (%s); keeping the last good one",
+		note(n, PEEROP_LOG_WARN, "%s: cannot re-read the token (%s); keeping the last good one",
 			cfg->source, peerop_error_last()->message);
 		return;
 	}
@@ -38,15 +60,16 @@ static void reread_token_locked(peerop_kube_config *cfg, uint64_t now_ms)
 		peerop__secret_free(cfg->token);
 		cfg->token = t;
 		cfg->generation++;
-		peerop__debug("kube", "%s: token file %s changed", cfg->source, cfg->token_file);
+		note(n, PEEROP_LOG_DEBUG, "%s: token file %s changed", cfg->source, cfg->token_file);
 	} else {
 		peerop__secret_free(t);
 	}
 }
 
-static int run_exec_locked(peerop_kube_config *cfg)
+static int run_exec_locked(peerop_kube_config *cfg, cred_note *n)
 {
 	peerop__kube_exec_result r;
+	uint64_t t0 = peerop__now_ms();
 	int rc = peerop__kube_exec_run(&r, &cfg->exec, cfg->exec_cluster_info, cfg->exec_timeout_ms);
 	if (rc < 0)
 		return rc;
@@ -55,6 +78,8 @@ static int run_exec_locked(peerop_kube_config *cfg)
 	cfg->exec_valid = 1;
 	cfg->token_stale = 0;
 	cfg->generation++;
+	note(n, PEEROP_LOG_DEBUG, "exec plugin %s: credential obtained in %llu ms", cfg->exec.command,
+		(unsigned long long)(peerop__now_ms() - t0));
 	return 0;
 }
 
@@ -62,8 +87,10 @@ int peerop__kube_cred_get_at(peerop__kube_cred *out, peerop_kube_config *cfg, ui
 {
 	const char *token = NULL;
 	const peerop__kube_blob *cert = &cfg->cert, *key = &cfg->key;
+	cred_note n;
 	int rc = 0;
 
+	n.level = 0;
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&cfg->lock);
 	switch (cfg->auth) {
@@ -74,7 +101,7 @@ int peerop__kube_cred_get_at(peerop__kube_cred *out, peerop_kube_config *cfg, ui
 		break;
 	case PEEROP__KUBE_AUTH_TOKEN_FILE:
 		if (cfg->token_stale || now_ms - cfg->token_read_ms >= cfg->token_reread_ms)
-			reread_token_locked(cfg, now_ms);
+			reread_token_locked(cfg, now_ms, &n);
 		token = cfg->token;
 		if (!token)
 			rc = peerop__error_set(PEEROP_EAUTH, "%s: no token could be read from %s",
@@ -83,7 +110,7 @@ int peerop__kube_cred_get_at(peerop__kube_cred *out, peerop_kube_config *cfg, ui
 	case PEEROP__KUBE_AUTH_EXEC:
 		if (!cfg->exec_valid || cfg->token_stale ||
 		    (cfg->exec_cred.expiry_wall_ms && wall_ms >= cfg->exec_cred.expiry_wall_ms))
-			rc = run_exec_locked(cfg);
+			rc = run_exec_locked(cfg, &n);
 		if (rc == 0) {
 			token = cfg->exec_cred.token;
 			if (cfg->exec_cred.cert.data) {
@@ -99,6 +126,8 @@ int peerop__kube_cred_get_at(peerop__kube_cred *out, peerop_kube_config *cfg, ui
 		rc = peerop__error_set(PEEROP_ENOMEM, "out of memory");
 	out->generation = cfg->generation;
 	pthread_mutex_unlock(&cfg->lock);
+	if (n.level)
+		peerop__log((peerop_log_level)(n.level - 1), "kube", NULL, 0, "%s", n.text);
 	if (rc < 0)
 		peerop__kube_cred_dispose(out);
 	return rc;

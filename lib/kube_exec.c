@@ -400,9 +400,6 @@ int peerop__kube_exec_run(peerop__kube_exec_result *out, const peerop__kube_exec
 		goto done;
 	}
 	rc = parse_credential(out, o.ptr ? o.ptr : "", o.len, e);
-	if (rc == 0)
-		peerop__debug("kube", "exec plugin %s: credential obtained in %llu ms", e->command,
-			(unsigned long long)(peerop__now_ms() - t0));
 done:
 	if (pid > 0) {
 		kill(pid, SIGKILL);

@@ -2,6 +2,7 @@
  * exec plugins and token files, and bad input of every kind. */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -596,6 +597,57 @@ START_TEST(test_token_file_rotation)
 }
 END_TEST
 
+/* A log callback that checks the config's lock is free while it runs. */
+static peerop_kube_config *locked_cfg;
+static int records, under_lock;
+
+static void lock_probe(const peerop_log_record *rec, void *payload)
+{
+	(void)rec;
+	(void)payload;
+	records++;
+	if (pthread_mutex_trylock(&locked_cfg->lock) != 0)
+		under_lock++;
+	else
+		pthread_mutex_unlock(&locked_cfg->lock);
+}
+
+START_TEST(test_no_log_callback_under_lock)
+{
+	peerop_kube_config *ecfg = exec_config("ok", "client.authentication.k8s.io/v1");
+	peerop__kube_cred cred;
+	char *tok = th_path(dir, "tok"), *path;
+	const char *yaml =
+		"current-context: t\nclusters:\n- name: c\n  cluster: {server: https://x.test}\n"
+		"users:\n- name: u\n  user: {tokenFile: tok}\ncontexts:\n- name: t\n  context: {cluster: c, user: u}\n";
+	peerop_kube_config *tcfg = NULL;
+
+	ck_assert_int_eq(th_write_str(tok, "a\n"), 0);
+	path = kt_write_template(dir, "t.yaml", yaml, NULL);
+	ck_assert_int_eq(load_path(&tcfg, path, NULL), 0);
+	peerop_log_set_callback(lock_probe, PEEROP_LOG_TRACE, NULL);
+	/* a token change (debug) and a failed re-read (warning) */
+	locked_cfg = tcfg;
+	ck_assert_int_eq(th_write_str(tok, "b\n"), 0);
+	ck_assert_int_eq(peerop__kube_cred_get(&cred, tcfg, peerop__now_ms() + 61000), 0);
+	peerop__kube_cred_dispose(&cred);
+	unlink(tok);
+	ck_assert_int_eq(peerop__kube_cred_get(&cred, tcfg, peerop__now_ms() + 130000), 0);
+	peerop__kube_cred_dispose(&cred);
+	/* an exec plugin run (debug) */
+	locked_cfg = ecfg;
+	ck_assert_int_eq(peerop__kube_cred_get(&cred, ecfg, peerop__now_ms()), 0);
+	peerop__kube_cred_dispose(&cred);
+	peerop_log_set_callback(NULL, PEEROP_LOG_OFF, NULL);
+	ck_assert_int_ge(records, 3);
+	ck_assert_int_eq(under_lock, 0);
+	peerop_kube_config_free(tcfg);
+	peerop_kube_config_free(ecfg);
+	free(tok);
+	free(path);
+}
+END_TEST
+
 static char *incluster_root(void)
 {
 	char *root = subdir("sa"), *p;
@@ -743,6 +795,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_exec_failures);
 	tcase_add_test(tc, test_exec_bad_config);
 	tcase_add_test(tc, test_token_file_rotation);
+	tcase_add_test(tc, test_no_log_callback_under_lock);
 	tcase_add_test(tc, test_in_cluster);
 	tcase_add_test(tc, test_auto_prefers_kubeconfig);
 	tcase_add_test(tc, test_secrets_not_logged);
