@@ -3,12 +3,14 @@
 # the same "pong\n" with the same number of workers, and against the original
 # project's server (Flask under gunicorn), keep-alive and Connection: close.
 #
-#   BENCH_SECONDS (default 5), BENCH_WORKERS (default 2), BENCH_CONNS (default 64)
+#   BENCH_SECONDS (default 4), BENCH_REPS (default 3), BENCH_WORKERS (default 2),
+#   BENCH_CONNS (default 64)
 set -eu
-. "$(dirname "$0")/bench-peer-lib.sh"
+. "$(dirname "$0")/peer-bench-lib.sh"
+echo "machine: $(nproc) CPUs, load average $(cut -d" " -f1-3 /proc/loadavg) (other work on the machine skews absolute figures; ratios are measured in the same run)"
 need wrk nginx gunicorn curl python3
 python3 -c 'import flask' 2>/dev/null || { echo "skipped: python3-flask not installed"; exit 0; }
-secs=${BENCH_SECONDS:-5}
+secs=${BENCH_SECONDS:-4}
 workers=${BENCH_WORKERS:-2}
 conns=${BENCH_CONNS:-64}
 
@@ -67,16 +69,30 @@ run() {
 		END { printf "%s %s %s %s\n", rps, p50, p99, bad ? bad : 0 }' "$tmp/wrk.$1.$3"
 }
 
-echo "wrk: 2 threads, $conns connections, ${secs} s per run; $workers worker threads/processes each"
+# Runs alternate between the servers, three rounds of each, and the median
+# is reported: other work on the machine then hits all three alike.
+reps=${BENCH_REPS:-3}
+for mode in keepalive close; do
+	for r in $(seq "$reps"); do
+		for s in nginx:$p_nginx peer:$p_peer flask:$p_flask; do
+			run "${s%%:*}" "${s#*:}" $mode >>"$tmp/res.${s%%:*}.$mode"
+		done
+	done
+done
+# median NAME MODE: the run with the median req/s, "req/s p50 p99 non2xx"
+median() {
+	sort -n "$tmp/res.$1.$2" | sed -n "$(( (reps + 1) / 2 ))p"
+}
+echo "wrk: 2 threads, $conns connections, ${secs} s per run, median of $reps alternating runs; $workers worker threads/processes each"
 printf '%-28s %-10s %12s %10s %10s %14s\n' server connection req/s p50 p99 "vs nginx"
 for mode in keepalive close; do
-	set -- $(run nginx "$p_nginx" $mode); n_rps=$1
+	set -- $(median nginx $mode); n_rps=$1
 	printf '%-28s %-10s %12.0f %10s %10s %14s\n' "nginx ($workers workers)" $mode "$1" "$2" "$3" "1.00x"
-	set -- $(run peer "$p_peer" $mode)
+	set -- $(median peer $mode)
 	printf '%-28s %-10s %12.0f %10s %10s %13.2fx\n' "peerop-server ($workers threads)" $mode "$1" "$2" "$3" \
 		"$(echo "$1 $n_rps" | awk '{ print $1 / $2 }')"
 	[ "$4" = 0 ] || echo "  peerop-server: $4 non-2xx replies" >&2
-	set -- $(run flask "$p_flask" $mode)
+	set -- $(median flask $mode)
 	printf '%-28s %-10s %12.0f %10s %10s %13.2fx\n' "flask+gunicorn ($workers sync)" $mode "$1" "$2" "$3" \
 		"$(echo "$1 $n_rps" | awk '{ print $1 / $2 }')"
 done

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "internal.h"
 #include "peerop/peer.h"
@@ -70,6 +71,12 @@ int main(int argc, char **argv)
 		}
 		printf("round %d: %.1f ms (%u/%zu pongs)\n", r, (double)(peerop__now_us() - t0) / 1000.0, ok, n);
 		fflush(stdout);
+	}
+	{
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		printf("cpu: %.1f ms per round\n", ((double)ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3 +
+			(double)ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3) / rounds);
 	}
 	if (shared)
 		curl_easy_cleanup(shared);

@@ -1,4 +1,4 @@
-# Shared by bench-peer-*.sh (sourced): where things are, free ports, waiting.
+# Shared by bench-peer-*.sh (sourced; not itself a bench-*.sh, so run.sh skips it): where things are, free ports, waiting.
 # The build directory: $top_builddir, else the parent of $BENCH_BUILDDIR
 # (make bench sets it to BUILD/bench) or of the current directory.
 build=${top_builddir:-$(cd "${BENCH_BUILDDIR:-.}/.." && pwd)}
