@@ -50,6 +50,45 @@ static void share_unlock(CURL *h, curl_lock_data data, void *userp)
 	pthread_mutex_unlock(&c->share_lock[(unsigned)data % PEEROP__ARRAY_SIZE(c->share_lock)]);
 }
 
+/* tls-server-name: address requests to that name, so libcurl sends it as
+ * SNI and verifies the certificate against it, and pin the name to the
+ * server's real host and port with CURLOPT_CONNECT_TO. */
+static int route_by_name(peerop_kube_client *c, const peerop_kube_config *cfg)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL, *url = NULL;
+	peerop__buf ct = PEEROP__BUF_INIT;
+	int rc = 0;
+
+	if (!u)
+		return peerop__error_set(PEEROP_ENOMEM, "out of memory");
+	if (curl_url_set(u, CURLUPART_URL, cfg->server, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_HOST, cfg->tls_server_name, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK) {
+		rc = peerop__error_set(PEEROP_ECONFIG, "%s: server %s with tls-server-name %s: not a valid URL",
+			cfg->source, cfg->server, cfg->tls_server_name);
+	} else {
+		size_t n = strlen(url);
+		while (n > 0 && url[n - 1] == '/')
+			n--;
+		c->base = peerop__strndup(url, n);
+		if (!c->base || peerop__buf_printf(&ct, "%s:%s:%s:%s", cfg->tls_server_name, port, host, port) < 0 ||
+		    !(c->connect_to = curl_slist_append(NULL, ct.ptr)))
+			rc = peerop__error_set(PEEROP_ENOMEM, "out of memory");
+		else
+			peerop__debug("kube", "%s: requests name %s (tls-server-name) and connect to %s:%s",
+				cfg->source, cfg->tls_server_name, host, port);
+	}
+	curl_free(host);
+	curl_free(port);
+	curl_free(url);
+	curl_url_cleanup(u);
+	peerop__buf_dispose(&ct);
+	return rc;
+}
+
 PEEROP_EXTERN(int) peerop_kube_client_new(peerop_kube_client **out, peerop_kube_config *cfg,
 	const peerop_kube_client_options *opts)
 {
@@ -101,9 +140,15 @@ PEEROP_EXTERN(int) peerop_kube_client_new(peerop_kube_client **out, peerop_kube_
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	c->cfg = peerop__kube_config_ref(cfg);
-	if (cfg->tls_server_name)
-		peerop__warn("kube", "%s: tls-server-name is not supported; the server URL's host is verified",
-			cfg->source);
+	if (cfg->tls_server_name && route_by_name(c, cfg) < 0) {
+		int rc = peerop_error_last()->code;
+		peerop_kube_client_free(c);
+		return rc;
+	}
+	if (!c->base && !(c->base = strdup(cfg->server))) {
+		peerop_kube_client_free(c);
+		return peerop__error_set(PEEROP_ENOMEM, "out of memory");
+	}
 	if (cfg->insecure)
 		peerop__warn("kube", "%s: insecure-skip-tls-verify: the server's certificate is NOT verified",
 			cfg->source);
@@ -125,6 +170,8 @@ PEEROP_EXTERN(void) peerop_kube_client_free(peerop_kube_client *c)
 	pthread_mutex_destroy(&c->pool_lock);
 	peerop_kube_config_free(c->cfg);
 	free(c->user_agent);
+	free(c->base);
+	curl_slist_free_all(c->connect_to);
 	free(c);
 }
 
@@ -163,7 +210,7 @@ void peerop__kube_easy_give(peerop_kube_client *c, void *easy)
 
 int peerop__kube_url(peerop__buf *b, peerop_kube_client *c, const char *path)
 {
-	if (peerop__buf_puts(b, c->cfg->server) < 0 || peerop__buf_puts(b, path) < 0)
+	if (peerop__buf_puts(b, c->base) < 0 || peerop__buf_puts(b, path) < 0)
 		return peerop__error_set(PEEROP_ENOMEM, "out of memory");
 	return 0;
 }
@@ -237,6 +284,10 @@ int peerop__kube_easy_setup(void *easy, peerop_kube_client *c, const char *metho
 	SET(CURLOPT_TCP_KEEPINTVL, 15L);
 	SET(CURLOPT_SSL_VERIFYPEER, cfg->insecure ? 0L : 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, cfg->insecure ? 0L : 2L);
+	if (c->connect_to)
+		SET(CURLOPT_CONNECT_TO, (struct curl_slist *)c->connect_to);
+	if (cfg->proxy_url)
+		SET(CURLOPT_PROXY, cfg->proxy_url);
 	if (cfg->ca.data) {
 		struct curl_blob b = { cfg->ca.data, cfg->ca.len, CURL_BLOB_COPY };
 		SET(CURLOPT_CAINFO_BLOB, &b);

@@ -219,6 +219,7 @@ PEEROP_EXTERN(void) peerop_kube_config_free(peerop_kube_config *cfg)
 	free(cfg->source);
 	peerop__kube_blob_dispose(&cfg->ca);
 	free(cfg->tls_server_name);
+	free(cfg->proxy_url);
 	peerop__kube_blob_dispose(&cfg->cert);
 	peerop__kube_blob_dispose(&cfg->key);
 	free(cfg->token_file);

@@ -78,7 +78,8 @@ struct peerop_kube_config {
 	char *source;               /* "kubeconfig /path" or "in-cluster" for messages */
 	peerop__kube_blob ca;       /* PEM; empty: the system's CAs */
 	int insecure;               /* insecure-skip-tls-verify */
-	char *tls_server_name;
+	char *tls_server_name;      /* name to verify the server's certificate for */
+	char *proxy_url;            /* proxy-url, or NULL (then libcurl's *_PROXY environment) */
 	peerop__kube_blob cert;     /* static client certificate (PEM) */
 	peerop__kube_blob key;      /* its private key (PEM) */
 	peerop__kube_auth auth;
@@ -156,6 +157,11 @@ int peerop__kube_query_add(peerop__buf *b, const char *key, const char *value);
 struct peerop_kube_client {
 	peerop_kube_config *cfg;
 	peerop_kube_client_options opts;  /* defaults filled in */
+	/* Requests go to base + path. With tls-server-name, base names that
+	 * host (so TLS checks the certificate against it) and connect_to sends
+	 * the connection to the server's real address. */
+	char *base;
+	void *connect_to;                 /* struct curl_slist *, or NULL */
 	char *user_agent;
 	void *share;                      /* CURLSH */
 	pthread_mutex_t share_lock[8];    /* one per curl_lock_data we share */

@@ -203,7 +203,7 @@ static int load_cluster(peerop_kube_config *cfg, const json_t *rec, const char *
 	const json_t *c = json_object_get(rec, "v");
 	const char *file = json_string_value(json_object_get(rec, "file"));
 	const char *dir = json_string_value(json_object_get(rec, "dir"));
-	const char *server, *cad, *caf, *sni;
+	const char *server, *cad, *caf, *sni, *proxy;
 	char where[1200], field[1300];
 	size_t n;
 	int rc;
@@ -213,6 +213,7 @@ static int load_cluster(peerop_kube_config *cfg, const json_t *rec, const char *
 	    (rc = get_str(&cad, c, "certificate-authority-data", where)) < 0 ||
 	    (rc = get_str(&caf, c, "certificate-authority", where)) < 0 ||
 	    (rc = get_str(&sni, c, "tls-server-name", where)) < 0 ||
+	    (rc = get_str(&proxy, c, "proxy-url", where)) < 0 ||
 	    (rc = get_bool(&cfg->insecure, c, "insecure-skip-tls-verify", where)) < 0)
 		return rc;
 	if (!server || !*server)
@@ -227,8 +228,20 @@ static int load_cluster(peerop_kube_config *cfg, const json_t *rec, const char *
 	if (cfg->insecure && (cad || caf))
 		return peerop__error_set(PEEROP_ECONFIG, "%s: insecure-skip-tls-verify %s", where,
 			"cannot be combined with a certificate-authority");
-	if (sni && *sni && !(cfg->tls_server_name = strdup(sni)))
-		return peerop__error_set(PEEROP_ENOMEM, "out of memory");
+	if (sni && *sni) {
+		if (strpbrk(sni, ":/[]@ "))
+			return peerop__error_set(PEEROP_ECONFIG, "%s.tls-server-name: \"%.100s\" is not a host name", where, sni);
+		if (!(cfg->tls_server_name = strdup(sni)))
+			return peerop__error_set(PEEROP_ENOMEM, "out of memory");
+	}
+	if (proxy && *proxy) {
+		if (strncmp(proxy, "http://", 7) && strncmp(proxy, "https://", 8) &&
+		    strncmp(proxy, "socks5://", 9) && strncmp(proxy, "socks5h://", 10))
+			return peerop__error_set(PEEROP_ECONFIG, "%s.proxy-url: \"%.100s\" is not an http, https or socks5 URL",
+				where, proxy);
+		if (!(cfg->proxy_url = strdup(proxy)))
+			return peerop__error_set(PEEROP_ENOMEM, "out of memory");
+	}
 	if (cad) {
 		snprintf(field, sizeof(field), "%s.certificate-authority-data", where);
 		if (peerop__kube_base64_decode(&cfg->ca, cad) < 0)
@@ -322,6 +335,8 @@ static int make_cluster_info(peerop_kube_config *cfg)
 	}
 	if (cfg->tls_server_name)
 		json_object_set_new(ci, "tls-server-name", json_string(cfg->tls_server_name));
+	if (cfg->proxy_url)
+		json_object_set_new(ci, "proxy-url", json_string(cfg->proxy_url));
 	cfg->exec_cluster_info = ci;
 	return 0;
 }

@@ -322,6 +322,31 @@ START_TEST(test_hostile_yaml)
 }
 END_TEST
 
+START_TEST(test_proxy_and_server_name_fields)
+{
+	const char *tmpl = "current-context: t\nclusters:\n- name: c\n  cluster: {server: https://x.test, @F@}\n"
+		"contexts:\n- name: t\n  context: {cluster: c}\n";
+	const char *good[] = { "F", "proxy-url: socks5://127.0.0.1:1080, tls-server-name: kubernetes.test", NULL };
+	const char *bad_proxy[] = { "F", "proxy-url: ftp://p.test", NULL };
+	const char *bad_name[] = { "F", "tls-server-name: \"a:b\"", NULL };
+	peerop_kube_config *cfg = NULL;
+	char *path = kt_write_template(dir, "f.yaml", tmpl, good);
+	ck_assert_int_eq(load_path(&cfg, path, NULL), 0);
+	ck_assert_str_eq(cfg->proxy_url, "socks5://127.0.0.1:1080");
+	ck_assert_str_eq(cfg->tls_server_name, "kubernetes.test");
+	peerop_kube_config_free(cfg);
+	free(path);
+	path = kt_write_template(dir, "f.yaml", tmpl, bad_proxy);
+	ck_assert_int_eq(load_path(&cfg, path, NULL), PEEROP_ECONFIG);
+	ck_assert_msg(strstr(peerop_error_last()->message, "proxy-url") != NULL, "%s", peerop_error_last()->message);
+	free(path);
+	path = kt_write_template(dir, "f.yaml", tmpl, bad_name);
+	ck_assert_int_eq(load_path(&cfg, path, NULL), PEEROP_ECONFIG);
+	ck_assert_msg(strstr(peerop_error_last()->message, "tls-server-name") != NULL, "%s", peerop_error_last()->message);
+	free(path);
+}
+END_TEST
+
 START_TEST(test_oversized)
 {
 	peerop_kube_config_options o = PEEROP_KUBE_CONFIG_OPTIONS_INIT;
@@ -787,6 +812,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_unreadable_ca_file);
 	tcase_add_test(tc, test_hostile_yaml);
 	tcase_add_test(tc, test_oversized);
+	tcase_add_test(tc, test_proxy_and_server_name_fields);
 	tcase_add_test(tc, test_yaml_to_json);
 	tcase_add_test(tc, test_urls);
 	tcase_add_test(tc, test_rfc3339);

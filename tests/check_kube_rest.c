@@ -67,6 +67,8 @@ typedef struct client_setup {
 	int client_cert;         /* present the client certificate */
 	const char *ca_pem;      /* default: the test CA */
 	const char *url;         /* default: the server's */
+	const char *tls_server_name;
+	const char *proxy_url;
 } client_setup;
 
 static peerop_kube_client *make_client(kt_server *s, const client_setup *cs, const peerop_kube_client_options *o)
@@ -81,6 +83,10 @@ static peerop_kube_client *make_client(kt_server *s, const client_setup *cs, con
 		cs->url ? cs->url : kt_server_url(s));
 	if (!cs->url || !strncmp(cs->url, "https", 5))
 		peerop__buf_printf(&y, "    certificate-authority-data: %s\n", ca);
+	if (cs->tls_server_name)
+		peerop__buf_printf(&y, "    tls-server-name: %s\n", cs->tls_server_name);
+	if (cs->proxy_url)
+		peerop__buf_printf(&y, "    proxy-url: %s\n", cs->proxy_url);
 	peerop__buf_puts(&y, "users:\n- name: u\n  user:\n");
 	if (cs->token)
 		peerop__buf_printf(&y, "    token: %s\n", cs->token);
@@ -130,7 +136,7 @@ static void pods_handler(const kt_req *req, kt_resp *resp, void *arg)
 START_TEST(test_get_with_token)
 {
 	kt_server *s = tls_server(pods_handler, NULL);
-	client_setup cs = { "tok-1", NULL, 0, NULL, NULL };
+	client_setup cs = { "tok-1", NULL, 0, NULL, NULL, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &cs, NULL);
 	json_t *obj = NULL;
 
@@ -152,7 +158,7 @@ END_TEST
 START_TEST(test_wrong_token_is_eauth)
 {
 	kt_server *s = tls_server(pods_handler, NULL);
-	client_setup cs = { "tok-WRONG-secret", NULL, 0, NULL, NULL };
+	client_setup cs = { "tok-WRONG-secret", NULL, 0, NULL, NULL, NULL, NULL };
 	peerop_kube_client *c;
 	json_t *obj = NULL;
 	char *logs;
@@ -194,7 +200,7 @@ static void cert_handler(const kt_req *req, kt_resp *resp, void *arg)
 START_TEST(test_client_certificate)
 {
 	kt_server *s = kt_server_start(certs.server_crt_pem, certs.server_key_pem, certs.ca_pem, cert_handler, NULL);
-	client_setup with = { NULL, NULL, 1, NULL, NULL }, without = { NULL, NULL, 0, NULL, NULL };
+	client_setup with = { NULL, NULL, 1, NULL, NULL, NULL, NULL }, without = { NULL, NULL, 0, NULL, NULL, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &with, NULL), *anon = make_client(s, &without, NULL);
 	json_t *obj = NULL;
 
@@ -210,7 +216,7 @@ END_TEST
 START_TEST(test_tls_verification)
 {
 	kt_server *s = tls_server(pods_handler, NULL);
-	client_setup cs = { "tok-1", NULL, 0, certs.other_ca_pem, NULL };
+	client_setup cs = { "tok-1", NULL, 0, certs.other_ca_pem, NULL, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &cs, NULL);
 	json_t *obj = NULL;
 	ck_assert_int_eq(peerop_kube_get(&obj, c, &PODS, NULL, "web"), PEEROP_ETLS);
@@ -218,6 +224,48 @@ START_TEST(test_tls_verification)
 	ck_assert_int_eq(kt_server_requests(s), 0);
 	peerop_kube_client_free(c);
 	kt_server_stop(s);
+}
+END_TEST
+
+START_TEST(test_tls_server_name)
+{
+	/* a certificate for kubernetes.test only, served on 127.0.0.1 */
+	kt_server *s = kt_server_start(certs.named_crt_pem, certs.named_key_pem, NULL, pods_handler, NULL);
+	client_setup plain = { "tok-1", NULL, 0, NULL, NULL, NULL, NULL };
+	client_setup named = { "tok-1", NULL, 0, NULL, NULL, "kubernetes.test", NULL };
+	peerop_kube_client *c = make_client(s, &plain, NULL), *n = make_client(s, &named, NULL);
+	json_t *obj = NULL;
+
+	ck_assert_int_eq(peerop_kube_get(&obj, c, &PODS, NULL, "web"), PEEROP_ETLS);
+	ck_assert_msg(peerop_kube_get(&obj, n, &PODS, NULL, "web") == 0, "%s", peerop_error_last()->message);
+	json_decref(obj);
+	peerop_kube_client_free(c);
+	peerop_kube_client_free(n);
+	kt_server_stop(s);
+}
+END_TEST
+
+START_TEST(test_proxy_url)
+{
+	/* the proxy is asked to CONNECT to the server; this one refuses */
+	kt_raw *proxy = kt_raw_start("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+	char purl[64], *seen;
+	client_setup cs = { "tok-1", NULL, 0, NULL, "https://127.0.0.1:6443", NULL, purl };
+	peerop_kube_client_options o = PEEROP_KUBE_CLIENT_OPTIONS_INIT;
+	peerop_kube_client *c;
+	json_t *obj = NULL;
+
+	snprintf(purl, sizeof(purl), "http://127.0.0.1:%d", kt_raw_port(proxy));
+	o.max_retries = -1;
+	c = make_client(NULL, &cs, &o);
+	ck_assert_int_lt(peerop_kube_get(&obj, c, &PODS, NULL, "web"), 0);
+	seen = kt_raw_received(proxy);
+	ck_assert_msg(strncmp(seen, "CONNECT 127.0.0.1:6443 ", 23) == 0, "proxy got: %s", seen);
+	/* the tunnel request carries no credential */
+	ck_assert(strstr(seen, "tok-1") == NULL);
+	free(seen);
+	peerop_kube_client_free(c);
+	kt_raw_stop(proxy);
 }
 END_TEST
 
@@ -271,7 +319,7 @@ START_TEST(test_list_paging)
 {
 	paging p = { 0, 0 };
 	kt_server *s = tls_server(list_handler, &p);
-	client_setup cs = { "t", NULL, 0, NULL, NULL };
+	client_setup cs = { "t", NULL, 0, NULL, NULL, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &cs, NULL);
 	peerop_kube_list_options lo;
 	json_t *list = NULL, *items;
@@ -301,7 +349,7 @@ START_TEST(test_list_continue_expired_restarts)
 {
 	paging p = { 6, 0 };
 	kt_server *s = tls_server(list_handler, &p);
-	client_setup cs = { "t", NULL, 0, NULL, NULL };
+	client_setup cs = { "t", NULL, 0, NULL, NULL, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &cs, NULL);
 	peerop_kube_list_options lo = PEEROP_KUBE_LIST_OPTIONS_INIT;
 	json_t *list = NULL;
@@ -369,7 +417,7 @@ START_TEST(test_status_errors)
 		{ "teapot", PEEROP_EHTTP, 418, "Teapot" },
 	};
 	kt_server *s = tls_server(status_handler, NULL);
-	client_setup cs = { "tok-secret-echo", NULL, 0, NULL, NULL };
+	client_setup cs = { "tok-secret-echo", NULL, 0, NULL, NULL, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &cs, NULL);
 	json_t *obj = NULL;
 	size_t i;
@@ -428,7 +476,7 @@ START_TEST(test_retry_after_429)
 {
 	retry_state r = { 2, 429, "1", { 0 } };
 	kt_server *s = tls_server(retry_handler, &r);
-	client_setup cs = { "t", NULL, 0, NULL, NULL };
+	client_setup cs = { "t", NULL, 0, NULL, NULL, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &cs, NULL);
 	json_t *obj = NULL;
 
@@ -447,7 +495,7 @@ START_TEST(test_retry_503_backoff_and_limits)
 {
 	retry_state r = { 100, 503, NULL, { 0 } };
 	kt_server *s = tls_server(retry_handler, &r);
-	client_setup cs = { "t", NULL, 0, NULL, NULL };
+	client_setup cs = { "t", NULL, 0, NULL, NULL, NULL, NULL };
 	peerop_kube_client_options o = PEEROP_KUBE_CLIENT_OPTIONS_INIT;
 	peerop_kube_client *c;
 	json_t *obj = NULL, *body = json_pack("{s:s,s:{s:s}}", "kind", "Widget", "metadata", "name", "w");
@@ -481,7 +529,7 @@ START_TEST(test_retry_recovers_after_503)
 {
 	retry_state r = { 2, 503, NULL, { 0 } };
 	kt_server *s = tls_server(retry_handler, &r);
-	client_setup cs = { "t", NULL, 0, NULL, NULL };
+	client_setup cs = { "t", NULL, 0, NULL, NULL, NULL, NULL };
 	peerop_kube_client_options o = PEEROP_KUBE_CLIENT_OPTIONS_INIT;
 	peerop_kube_client *c;
 	json_t *obj = NULL;
@@ -529,7 +577,7 @@ static void broken_handler(const kt_req *req, kt_resp *resp, void *arg)
  * body is never quoted. o may be NULL. */
 static void expect_broken(kt_server *s, const peerop_kube_client_options *o, const char *name, int code)
 {
-	client_setup cs = { "t", NULL, 0, NULL, NULL };
+	client_setup cs = { "t", NULL, 0, NULL, NULL, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &cs, o);
 	json_t *obj = NULL;
 	char path[64];
@@ -554,7 +602,7 @@ START_TEST(test_not_http_at_all)
 {
 	kt_raw *raw = kt_raw_start("SSH-2.0-OpenSSH_9.2\r\n\x01\x02\x03 garbage\r\n\r\n");
 	char url[64];
-	client_setup cs = { "t", NULL, 0, NULL, url };
+	client_setup cs = { "t", NULL, 0, NULL, url, NULL, NULL };
 	peerop_kube_client_options o = PEEROP_KUBE_CLIENT_OPTIONS_INIT;
 	peerop_kube_client *c;
 	json_t *obj = NULL;
@@ -606,7 +654,7 @@ START_TEST(test_connection_refused)
 	/* a port that was just free: bind, note it, close */
 	kt_raw *raw = kt_raw_start("");
 	char url[64];
-	client_setup cs = { "t", NULL, 0, NULL, url };
+	client_setup cs = { "t", NULL, 0, NULL, url, NULL, NULL };
 	peerop_kube_client_options o = PEEROP_KUBE_CLIENT_OPTIONS_INIT;
 	peerop_kube_client *c;
 	json_t *obj = NULL;
@@ -643,7 +691,7 @@ START_TEST(test_writes)
 {
 	json_t *log = json_array();
 	kt_server *s = tls_server(write_handler, log);
-	client_setup cs = { "t", NULL, 0, NULL, NULL };
+	client_setup cs = { "t", NULL, 0, NULL, NULL, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &cs, NULL);
 	peerop_kube_write_options wo;
 	peerop_kube_delete_options dopt;
@@ -736,7 +784,7 @@ START_TEST(test_401_rereads_token_file)
 {
 	kt_server *s = tls_server(token_handler, (void *)"rotated-token");
 	char *tok = th_path(dir, "token");
-	client_setup cs = { NULL, tok, 0, NULL, NULL };
+	client_setup cs = { NULL, tok, 0, NULL, NULL, NULL, NULL };
 	peerop_kube_client *c;
 	json_t *obj = NULL;
 
@@ -824,7 +872,7 @@ static void *worker_main(void *arg)
 START_TEST(test_shared_between_threads)
 {
 	kt_server *s = tls_server(pods_handler, NULL);
-	client_setup cs = { "tok-1", NULL, 0, NULL, NULL };
+	client_setup cs = { "tok-1", NULL, 0, NULL, NULL, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &cs, NULL);
 	pthread_t t[4];
 	worker w[4];
@@ -858,6 +906,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_wrong_token_is_eauth);
 	tcase_add_test(tc, test_client_certificate);
 	tcase_add_test(tc, test_tls_verification);
+	tcase_add_test(tc, test_tls_server_name);
+	tcase_add_test(tc, test_proxy_url);
 	tcase_add_test(tc, test_list_paging);
 	tcase_add_test(tc, test_list_continue_expired_restarts);
 	tcase_add_test(tc, test_status_errors);

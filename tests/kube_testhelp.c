@@ -37,6 +37,9 @@ void kt_certs_make(kt_certs *c)
 	run(c->dir, "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth\\n' > server.ext");
 	run(c->dir, "openssl req " NEWKEY " -keyout server.key -out server.csr -subj /CN=127.0.0.1");
 	run(c->dir, "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile server.ext");
+	run(c->dir, "printf 'subjectAltName=DNS:kubernetes.test\\nextendedKeyUsage=serverAuth\\n' > named.ext");
+	run(c->dir, "openssl req " NEWKEY " -keyout named.key -out named.csr -subj /CN=kubernetes.test");
+	run(c->dir, "openssl x509 -req -in named.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out named.crt -days 2 -extfile named.ext");
 	run(c->dir, "printf 'extendedKeyUsage=clientAuth\\n' > client.ext");
 	run(c->dir, "openssl req " NEWKEY " -keyout client.key -out client.csr -subj /CN=alice/O=peerop");
 	run(c->dir, "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2 -extfile client.ext");
@@ -47,6 +50,10 @@ void kt_certs_make(kt_certs *c)
 	c->client_crt = th_path(c->dir, "client.crt");
 	c->client_key = th_path(c->dir, "client.key");
 	c->other_ca_crt = th_path(c->dir, "other-ca.crt");
+	c->named_crt = th_path(c->dir, "named.crt");
+	c->named_key = th_path(c->dir, "named.key");
+	c->named_crt_pem = th_slurp(c->named_crt);
+	c->named_key_pem = th_slurp(c->named_key);
 	c->ca_pem = th_slurp(c->ca_crt);
 	c->server_crt_pem = th_slurp(c->server_crt);
 	c->server_key_pem = th_slurp(c->server_key);
@@ -61,6 +68,7 @@ void kt_certs_remove(kt_certs *c)
 {
 	free(c->ca_crt); free(c->ca_key); free(c->server_crt); free(c->server_key);
 	free(c->client_crt); free(c->client_key); free(c->other_ca_crt);
+	free(c->named_crt); free(c->named_key); free(c->named_crt_pem); free(c->named_key_pem);
 	free(c->ca_pem); free(c->server_crt_pem); free(c->server_key_pem);
 	free(c->client_crt_pem); free(c->client_key_pem); free(c->other_ca_pem);
 	th_tmpdir_remove(c->dir);
@@ -150,6 +158,8 @@ struct kt_raw {
 	int port;
 	char *reply;
 	pthread_t thread;
+	pthread_mutex_t lock;
+	char received[4096];
 };
 
 static void *raw_main(void *arg)
@@ -161,7 +171,11 @@ static void *raw_main(void *arg)
 		if (c < 0)
 			return NULL;
 		/* read the request head, answer, close */
-		(void)!read(c, buf, sizeof(buf));
+		ssize_t n = read(c, buf, sizeof(buf) - 1);
+		pthread_mutex_lock(&r->lock);
+		memcpy(r->received, buf, n > 0 ? (size_t)n : 0);
+		r->received[n > 0 ? n : 0] = '\0';
+		pthread_mutex_unlock(&r->lock);
 		(void)!write(c, r->reply, strlen(r->reply));
 		shutdown(c, SHUT_RDWR);
 		close(c);
@@ -174,6 +188,7 @@ kt_raw *kt_raw_start(const char *reply)
 	struct sockaddr_in a;
 	socklen_t al = sizeof(a);
 	r->reply = strdup(reply);
+	pthread_mutex_init(&r->lock, NULL);
 	r->fd = socket(AF_INET, SOCK_STREAM, 0);
 	memset(&a, 0, sizeof(a));
 	a.sin_family = AF_INET;
@@ -184,6 +199,15 @@ kt_raw *kt_raw_start(const char *reply)
 	r->port = ntohs(a.sin_port);
 	pthread_create(&r->thread, NULL, raw_main, r);
 	return r;
+}
+
+char *kt_raw_received(kt_raw *r)
+{
+	char *s;
+	pthread_mutex_lock(&r->lock);
+	s = strdup(r->received);
+	pthread_mutex_unlock(&r->lock);
+	return s;
 }
 
 int kt_raw_port(kt_raw *r)
@@ -198,6 +222,7 @@ void kt_raw_stop(kt_raw *r)
 	shutdown(r->fd, SHUT_RDWR);
 	close(r->fd);
 	pthread_join(r->thread, NULL);
+	pthread_mutex_destroy(&r->lock);
 	free(r->reply);
 	free(r);
 }

@@ -18,7 +18,9 @@ typedef struct kt_certs {
 	char *server_crt, *server_key;   /* SAN IP:127.0.0.1, DNS:localhost */
 	char *client_crt, *client_key;   /* CN=alice, signed by the CA */
 	char *other_ca_crt;              /* an unrelated CA */
+	char *named_crt, *named_key;     /* SAN DNS:kubernetes.test only, signed by the CA */
 	char *ca_pem, *server_crt_pem, *server_key_pem, *client_crt_pem, *client_key_pem, *other_ca_pem;
+	char *named_crt_pem, *named_key_pem;
 } kt_certs;
 
 /* Make them in a new temp dir (once per test program; forked tests
@@ -94,6 +96,8 @@ int kt_stream_active(kt_server *s);
 typedef struct kt_raw kt_raw;
 kt_raw *kt_raw_start(const char *reply);
 int kt_raw_port(kt_raw *r);
+/* What the last connection sent before the reply (its first read), malloc'd. */
+char *kt_raw_received(kt_raw *r);
 void kt_raw_stop(kt_raw *r);
 
 #endif
