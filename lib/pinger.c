@@ -39,31 +39,68 @@ PEEROP_EXTERN(int) peerop_pinger_options_init(peerop_pinger_options *opts, unsig
 	return 0;
 }
 
-/* libcurl tells us which sockets to watch for what. socketp remembers
- * that a socket is in the epoll set, which saves a failing
- * EPOLL_CTL_MOD per ping on a thousand reused connections. */
+static peerop__fd_watch *fd_slot(peerop_pinger *p, curl_socket_t fd)
+{
+	if (fd < 0)
+		return NULL;
+	if ((size_t)fd >= p->nfds) {
+		size_t n = p->nfds ? p->nfds : 64;
+		peerop__fd_watch *grown;
+		while (n <= (size_t)fd)
+			n *= 2;
+		if (!(grown = realloc(p->fds, n * sizeof(*grown))))
+			return NULL;
+		memset(grown + p->nfds, 0, (n - p->nfds) * sizeof(*grown));
+		p->fds = grown;
+		p->nfds = n;
+	}
+	return &p->fds[fd];
+}
+
+/* libcurl tells us which sockets to watch for what. When it stops
+ * watching a socket that stays open (a connection back in its cache) we
+ * leave it in the epoll set, parked: the next round usually wants the very
+ * same events, so reusing the connection needs no epoll_ctl. A parked
+ * socket that does fire (the peer closed an idle connection) is removed
+ * then. on_close() tells us when a descriptor really goes away. */
 static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
 {
-	static char registered;
 	peerop_pinger *p = userp;
+	peerop__fd_watch *w = fd_slot(p, fd);
 	struct epoll_event ev;
 	PEEROP__UNUSED(e);
+	PEEROP__UNUSED(socketp);
 	if (what == CURL_POLL_REMOVE) {
-		if (socketp)
+		if (!w)
 			epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
-		curl_multi_assign(p->multi, fd, NULL);
+		else if (w->state == PEEROP__FD_ACTIVE)
+			w->state = PEEROP__FD_PARKED;
 		return 0;
 	}
 	memset(&ev, 0, sizeof(ev));
 	ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
 	ev.data.fd = fd;
-	if (socketp) {
-		epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev);
-	} else if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ||
-	           (errno == EEXIST && epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)) {
-		curl_multi_assign(p->multi, fd, &registered);
+	if (!w || w->state == PEEROP__FD_NONE) {
+		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
+			epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev);
+	} else if (w->mask != ev.events) {
+		if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
+			epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
+	if (w) {
+		w->state = PEEROP__FD_ACTIVE;
+		w->mask = ev.events;
 	}
 	return 0;
+}
+
+/* libcurl closes a socket: the kernel drops it from the epoll set. */
+static int on_close(void *clientp, curl_socket_t fd)
+{
+	peerop_pinger *p = clientp;
+	if (fd >= 0 && (size_t)fd < p->nfds)
+		p->fds[fd].state = PEEROP__FD_NONE;
+	return close(fd);
 }
 
 /* ...and when to call it back if no socket has anything to say. */
@@ -244,6 +281,8 @@ static peerop__ping_peer *peer_new(peerop_pinger *p, const peerop_peer *from)
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, peer);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, peer->errbuf);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, p);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	/* An address never goes stale, so its DNS cache entry need not expire.
@@ -571,6 +610,13 @@ static void *pinger_main(void *arg)
 		nev = epoll_wait(p->epfd, evs, (int)PEEROP__ARRAY_SIZE(evs), (int)wait);
 		for (k = 0; k < nev; k++) {
 			int fd = evs[k].data.fd, flags = 0;
+			if (fd != p->evfd && (size_t)fd < p->nfds && p->fds[fd].state == PEEROP__FD_PARKED) {
+				/* an idle cached connection spoke (closed, most likely):
+				 * stop watching it; libcurl finds it dead when it next looks */
+				epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+				p->fds[fd].state = PEEROP__FD_NONE;
+				continue;
+			}
 			if (fd == p->evfd) {
 				uint64_t junk;
 				if (read(p->evfd, &junk, sizeof(junk)) < 0) {
@@ -643,7 +689,8 @@ PEEROP_EXTERN(void) peerop_pinger_free(peerop_pinger *p)
 		peer_free(p, p->peers[i]);
 	free(p->peers);
 	if (p->multi)
-		curl_multi_cleanup(p->multi);
+		curl_multi_cleanup(p->multi); /* may still close sockets through on_close */
+	free(p->fds);
 	if (p->epfd >= 0)
 		close(p->epfd);
 	if (p->evfd >= 0)

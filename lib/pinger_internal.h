@@ -14,6 +14,17 @@
 #define PEEROP__LATENCY_BUCKETS 12
 extern const double peerop__latency_bounds[PEEROP__LATENCY_BUCKETS];
 
+/* What the epoll set holds for one descriptor. A connection's socket stays
+ * in the set ("parked") between rounds, while libcurl keeps it in its
+ * cache, so a ping on a kept-alive connection costs no epoll_ctl at all. */
+typedef struct peerop__fd_watch {
+	unsigned char state;            /* PEEROP__FD_NONE, _ACTIVE, _PARKED */
+	uint32_t mask;                  /* the events registered */
+} peerop__fd_watch;
+#define PEEROP__FD_NONE 0
+#define PEEROP__FD_ACTIVE 1
+#define PEEROP__FD_PARKED 2
+
 typedef struct peerop__ping_peer {
 	/* identity, fixed while the peer is in the set */
 	char *host;
@@ -60,6 +71,8 @@ struct peerop_pinger {
 	 * eventfd wakes the thread from any other (wake, stop) */
 	CURLM *multi;
 	int epfd, evfd;
+	struct peerop__fd_watch *fds;   /* by descriptor: what epoll has of it */
+	size_t nfds;
 	uint64_t curl_due_ms;           /* libcurl's timer, UINT64_MAX when unset */
 	struct curl_slist *headers;
 	/* shared */
