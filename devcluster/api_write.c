@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum wmode { W_MAIN, W_STATUS };
-
 static bool media_is(const char *ct, const char *want)
 {
 	size_t n = strlen(want);
@@ -160,9 +158,20 @@ static bool finalizers_added(const json_t *old, const json_t *nw)
 	return false;
 }
 
+/* A type's admission hook (schema defaulting, pruning, validation): false
+ * when it rejected obj, with the reply set. */
+static bool admitted(const dc_rtype *rt, json_t *obj, const json_t *old, dc_resp *rs)
+{
+	json_t *st = rt->admit ? rt->admit(rt, obj, old) : NULL;
+	if (!st)
+		return true;
+	dc_resp_status(rs, st);
+	return false;
+}
+
 /* An update of entry e with in (storage form). Lock held; replies. */
-static void update_locked(dc_req *rq, dc_resp *rs, const dc_rtype *rt, dc_entry *e,
-	json_t *in, enum wmode mode, int dry, bool scale_reply)
+void dc_update_locked(dc_req *rq, dc_resp *rs, const dc_rtype *rt, dc_entry *e,
+	json_t *in, bool status_only, int dry, bool scale_reply)
 {
 	dc_store *s = rq->srv->store;
 	json_t *old = dc_obj_parse(e->obj), *nw, *om, *nm, *a, *b;
@@ -192,7 +201,7 @@ static void update_locked(dc_req *rq, dc_resp *rs, const dc_rtype *rt, dc_entry 
 		dc_resp_status(rs, dc_status(409, "Conflict", msg, e->obj->name, rt->group, rt->plural));
 		goto out_old;
 	}
-	if (mode == W_STATUS) {
+	if (status_only) {
 		/* a status write changes only .status */
 		nw = json_deep_copy(old);
 		copy_field(nw, in, "status");
@@ -211,7 +220,7 @@ static void update_locked(dc_req *rq, dc_resp *rs, const dc_rtype *rt, dc_entry 
 			"Forbidden: no new finalizers can be added if the object is being deleted"));
 		goto out_nw;
 	}
-	if (rt->coll->on_commit == dc_crd_on_commit && mode == W_MAIN) {
+	if (rt->coll->on_commit == dc_crd_on_commit && !status_only) {
 		char *msg = dc_crd_validate(s, nw, old);
 		if (msg) {
 			dc_resp_status(rs, dc_invalid(rt, e->obj->name, "spec", "FieldValueInvalid", msg));
@@ -219,6 +228,8 @@ static void update_locked(dc_req *rq, dc_resp *rs, const dc_rtype *rt, dc_entry 
 			goto out_nw;
 		}
 	}
+	if (!status_only && !admitted(rt, nw, old, rs))
+		goto out_nw;
 	if (rt->flags & DC_RT_GENERATION) {
 		json_int_t g = json_integer_value(json_object_get(om, "generation"));
 		a = spec_part(old);
@@ -289,13 +300,8 @@ void dc_api_create(dc_req *rq, dc_resp *rs, const dc_target *t0)
 {
 	dc_store *s = rq->srv->store;
 	dc_target t = *t0;
-	json_t *in = parse_body(rq, rs), *meta;
-	const char *name, *gen;
-	char *genname = NULL, uid[37], ts[32];
-	const char *problem;
-	int dry = dc_dry_run(rq, rs), rc;
-	dc_entry *nse;
-	const dc_rtype *rt;
+	json_t *in = parse_body(rq, rs);
+	int dry = dc_dry_run(rq, rs);
 
 	if (!in || dry < 0) {
 		json_decref(in);
@@ -305,11 +311,26 @@ void dc_api_create(dc_req *rq, dc_resp *rs, const dc_target *t0)
 		json_decref(in);
 		return;
 	}
-	rt = t.rt;
-	if (!check_kind(rt, in, rt->kind, rt->api_version, rs) || !split_ns_check(&t, in, rs, rt->namespaced))
-		goto out;
-	dc_rtype_in(rt, in);
-	meta = dc_json_meta(in);
+	if (check_kind(t.rt, in, t.rt->kind, t.rt->api_version, rs) && split_ns_check(&t, in, rs, t.rt->namespaced)) {
+		dc_rtype_in(t.rt, in);
+		dc_create_locked(rq, rs, &t, in, dry);
+	}
+	pthread_mutex_unlock(&s->mu);
+	json_decref(in);
+}
+
+void dc_create_locked(dc_req *rq, dc_resp *rs, const dc_target *tp, json_t *in, int dry)
+{
+	dc_store *s = rq->srv->store;
+	const dc_target t = *tp;
+	const dc_rtype *rt = t.rt;
+	json_t *meta = dc_json_meta(in);
+	const char *name, *gen;
+	char *genname = NULL, uid[37], ts[32];
+	const char *problem;
+	dc_entry *nse;
+	int rc;
+
 	name = json_string_value(json_object_get(meta, "name"));
 	gen = json_string_value(json_object_get(meta, "generateName"));
 	if ((!name || !*name) && gen && *gen) {
@@ -380,6 +401,8 @@ void dc_api_create(dc_req *rq, dc_resp *rs, const dc_target *t0)
 		json_object_del(in, "status");
 	if (rt->coll->storage_type && rt->coll->storage_type->defaults)
 		rt->coll->storage_type->defaults(in);
+	if (!admitted(rt, in, NULL, rs))
+		goto out;
 	if (rt->coll->on_commit == dc_crd_on_commit) {
 		char *msg = dc_crd_validate(s, in, NULL);
 		if (msg) {
@@ -398,8 +421,6 @@ void dc_api_create(dc_req *rq, dc_resp *rs, const dc_target *t0)
 	}
 	reply_obj(rs, 201, rt, in, false);
 out:
-	pthread_mutex_unlock(&s->mu);
-	json_decref(in);
 	free(genname);
 }
 
@@ -430,7 +451,7 @@ static void scale_write(dc_req *rq, dc_resp *rs, const dc_rtype *rt, dc_entry *e
 		json_object_set_new(dc_json_meta(obj), "resourceVersion", json_string(rvp));
 	else
 		json_object_del(dc_json_meta(obj), "resourceVersion");
-	update_locked(rq, rs, rt, e, obj, W_MAIN, dry, true);
+	dc_update_locked(rq, rs, rt, e, obj, false, dry, true);
 	json_decref(obj);
 }
 
@@ -469,7 +490,7 @@ void dc_api_update(dc_req *rq, dc_resp *rs, const dc_target *t0)
 		scale_write(rq, rs, t.rt, e, in, dry);
 	} else {
 		dc_rtype_in(t.rt, in);
-		update_locked(rq, rs, t.rt, e, in, t.sub ? W_STATUS : W_MAIN, dry, false);
+		dc_update_locked(rq, rs, t.rt, e, in, t.sub != NULL, dry, false);
 	}
 out:
 	pthread_mutex_unlock(&s->mu);
@@ -482,20 +503,33 @@ void dc_api_patch(dc_req *rq, dc_resp *rs, const dc_target *t0)
 	dc_target t = *t0;
 	int dry = dc_dry_run(rq, rs), code;
 	bool scale = t.sub && !strcmp(t.sub, "scale");
+	const dc_patch_type *pt = dc_patch_type_find(rq->content_type);
+	dc_patch_ctx ctx;
 	json_t *cur = NULL, *target = NULL, *patched = NULL;
 	char *err = NULL;
 	dc_entry *e;
 
 	if (dry < 0)
 		return;
+	if (!pt) {
+		err = dc_patch_unsupported_message();
+		dc_resp_error(rs, 415, "UnsupportedMediaType", "%s", err ? err : "unsupported patch type");
+		free(err);
+		return;
+	}
 	if (!dc_target_lock(s, &t, rs))
 		return;
+	/* Part 2: server-side apply creates a missing object; it will branch
+	 * here to dc_create_locked() with the patch applied to {}. */
 	if (!(e = find_or_404(s, &t, rs)))
 		goto out;
 	cur = dc_obj_parse(e->obj);
 	dc_rtype_out(t.rt, cur);
 	target = scale ? dc_scale_get(t.rt, cur) : json_incref(cur);
-	code = dc_patch_apply(&patched, target, rq->content_type, rq->body, rq->body_len, &err);
+	ctx.rq = rq;
+	ctx.rt = t.rt;
+	ctx.exists = true;
+	code = dc_patch_apply(&patched, pt, target, rq->body, rq->body_len, &ctx, &err);
 	if (code) {
 		if (code == 422)
 			dc_resp_status(rs, dc_status(422, "Invalid", err, t.name, t.rt->group, t.rt->kind));
@@ -515,7 +549,7 @@ void dc_api_patch(dc_req *rq, dc_resp *rs, const dc_target *t0)
 			goto out;
 		}
 		dc_rtype_in(t.rt, patched);
-		update_locked(rq, rs, t.rt, e, patched, t.sub ? W_STATUS : W_MAIN, dry, false);
+		dc_update_locked(rq, rs, t.rt, e, patched, t.sub != NULL, dry, false);
 	}
 out:
 	pthread_mutex_unlock(&s->mu);

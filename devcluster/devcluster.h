@@ -134,6 +134,11 @@ typedef struct dc_rtype {
 	/* obj from storage form to this version (in place), and back. */
 	void (*to_version)(json_t *obj, const struct dc_rtype *rt);
 	void (*from_version)(json_t *obj, const struct dc_rtype *rt);
+	/* Admission on create and update (not status writes): may default or
+	 * prune obj (storage form); returns a Status (a 422 naming the field)
+	 * to reject it, or NULL. old is NULL on create. Part 2 sets it for
+	 * CRD types (structural schema defaulting, pruning, validation). */
+	json_t *(*admit)(const struct dc_rtype *rt, json_t *obj, const json_t *old);
 	/* Extra field selector values beyond metadata.name/namespace. */
 	const char *(*field_value)(const json_t *obj, const char *field);
 	dc_coll *coll;
@@ -286,18 +291,37 @@ void dc_selector_free(dc_selector *sel);
 char *dc_label_selector_format(const json_t *ls);
 
 /* ------------------------------------------------------------ patch.c */
-/* Apply a patch of the given content type to a copy of target.
- * On success *out is the patched object (new reference). On failure returns
- * an HTTP status (400, 409, 415, 422) with *err a malloc'd message. */
-int dc_patch_apply(json_t **out, const json_t *target, const char *content_type,
-	const char *body, size_t len, char **err);
-/* The table part 2 extends (strategic merge, server-side apply). */
-typedef int (*dc_patch_fn)(json_t **out, const json_t *target, const json_t *patch, char **err);
+/* What a patch implementation may need beyond the documents: the request
+ * (fieldManager, force, fieldValidation), the target type (strategic merge
+ * keys, schema) and whether the object exists (server-side apply creates). */
+typedef struct dc_patch_ctx {
+	const struct dc_req *rq;
+	const struct dc_rtype *rt;
+	bool exists;
+} dc_patch_ctx;
+/* Apply a patch document to a copy of target (the object as the client
+ * sees it, in the served version). 0 and *out (new reference), or an HTTP
+ * status (400, 409, 415, 422) with *err a malloc'd message. */
+typedef int (*dc_patch_fn)(json_t **out, const json_t *target, const json_t *patch,
+	const dc_patch_ctx *ctx, char **err);
+/* Decode a patch body; NULL decode means JSON. NULL and *err on failure. */
+typedef json_t *(*dc_patch_decode_fn)(const char *body, size_t len, char **err);
+/* One row per PATCH Content-Type. Part 2 adds strategic merge patch and
+ * server-side apply (application/apply-patch+yaml, with a YAML decoder). */
 typedef struct dc_patch_type {
 	const char *media_type;
 	dc_patch_fn apply;
+	dc_patch_decode_fn decode;
 } dc_patch_type;
 extern const dc_patch_type dc_patch_types[];
+/* The row for a Content-Type (parameters ignored), or NULL. */
+const dc_patch_type *dc_patch_type_find(const char *content_type);
+/* Decode body and apply it with type pt; same results as dc_patch_fn,
+ * plus 400 for a body that does not decode. */
+int dc_patch_apply(json_t **out, const dc_patch_type *pt, const json_t *target,
+	const char *body, size_t len, const dc_patch_ctx *ctx, char **err);
+/* The 415 message listing the supported patch types (malloc'd). */
+char *dc_patch_unsupported_message(void);
 json_t *dc_merge_patch(const json_t *target, const json_t *patch); /* RFC 7386 */
 int dc_json_patch(json_t **out, const json_t *target, const json_t *ops, char **err);
 
@@ -373,6 +397,13 @@ bool dc_obj_matches(const dc_rtype *rt, const dc_obj *o, const char *ns,
 void dc_api_create(dc_req *rq, dc_resp *rs, const dc_target *t);
 void dc_api_update(dc_req *rq, dc_resp *rs, const dc_target *t);
 void dc_api_patch(dc_req *rq, dc_resp *rs, const dc_target *t);
+/* The write paths, with the store locked (t locked by dc_target_lock);
+ * in is the object in storage form (borrowed). They reply. Part 2's
+ * server-side apply calls them after computing the applied object. */
+void dc_create_locked(dc_req *rq, dc_resp *rs, const dc_target *t, json_t *in, int dry);
+/* status_only: a status subresource write; scale_reply: answer with a Scale. */
+void dc_update_locked(dc_req *rq, dc_resp *rs, const dc_rtype *rt, dc_entry *e,
+	json_t *in, bool status_only, int dry, bool scale_reply);
 /* A 422 Invalid Status naming the field. */
 json_t *dc_invalid(const dc_rtype *rt, const char *name, const char *field,
 	const char *cause, const char *detail);

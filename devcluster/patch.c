@@ -50,8 +50,10 @@ json_t *dc_merge_patch(const json_t *target, const json_t *patch)
 	return merge(json_deep_copy(target), patch);
 }
 
-static int merge_patch_fn(json_t **out, const json_t *target, const json_t *patch, char **err)
+static int merge_patch_fn(json_t **out, const json_t *target, const json_t *patch,
+	const dc_patch_ctx *ctx, char **err)
 {
+	(void)ctx;
 	*out = dc_merge_patch(target, patch);
 	if (!*out)
 		return set_err(err, "out of memory"), 500;
@@ -269,48 +271,60 @@ int dc_json_patch(json_t **out, const json_t *target, const json_t *ops, char **
 	return 0;
 }
 
-static int json_patch_fn(json_t **out, const json_t *target, const json_t *patch, char **err)
+static int json_patch_fn(json_t **out, const json_t *target, const json_t *patch,
+	const dc_patch_ctx *ctx, char **err)
 {
+	(void)ctx;
 	return dc_json_patch(out, target, patch, err);
 }
 
 const dc_patch_type dc_patch_types[] = {
-	{ "application/merge-patch+json", merge_patch_fn },
-	{ "application/json-patch+json", json_patch_fn },
-	{ NULL, NULL }
+	{ "application/merge-patch+json", merge_patch_fn, NULL },
+	{ "application/json-patch+json", json_patch_fn, NULL },
+	{ NULL, NULL, NULL }
 };
 
-int dc_patch_apply(json_t **out, const json_t *target, const char *content_type,
-	const char *body, size_t len, char **err)
+const dc_patch_type *dc_patch_type_find(const char *content_type)
 {
 	const dc_patch_type *t;
-	size_t n;
+	size_t n = content_type ? strcspn(content_type, ";") : 0;
+	while (n > 0 && content_type[n - 1] == ' ')
+		n--;
+	for (t = dc_patch_types; t->media_type; t++)
+		if (strlen(t->media_type) == n && !strncasecmp(content_type, t->media_type, n))
+			return t;
+	return NULL;
+}
+
+char *dc_patch_unsupported_message(void)
+{
+	const dc_patch_type *t;
+	peerop__buf b = PEEROP__BUF_INIT;
+	peerop__buf_puts(&b, "the body of the request was in an unknown format - accepted media types include: ");
+	for (t = dc_patch_types; t->media_type; t++)
+		peerop__buf_printf(&b, "%s%s", t == dc_patch_types ? "" : ", ", t->media_type);
+	return peerop__buf_detach(&b);
+}
+
+int dc_patch_apply(json_t **out, const dc_patch_type *pt, const json_t *target,
+	const char *body, size_t len, const dc_patch_ctx *ctx, char **err)
+{
 	json_error_t jerr;
 	json_t *patch;
 	int rc;
 
 	*out = NULL;
 	*err = NULL;
-	n = content_type ? strcspn(content_type, ";") : 0;
-	while (n > 0 && content_type[n - 1] == ' ')
-		n--;
-	for (t = dc_patch_types; t->media_type; t++)
-		if (strlen(t->media_type) == n && !strncasecmp(content_type, t->media_type, n))
-			break;
-	if (!t->media_type) {
-		peerop__buf b = PEEROP__BUF_INIT;
-		peerop__buf_puts(&b, "the body of the request was in an unknown format - accepted media types include: ");
-		for (t = dc_patch_types; t->media_type; t++)
-			peerop__buf_printf(&b, "%s%s", t == dc_patch_types ? "" : ", ", t->media_type);
-		*err = peerop__buf_detach(&b);
-		return 415;
+	if (pt->decode) {
+		patch = pt->decode(body ? body : "", len, err);
+	} else {
+		patch = json_loadb(body ? body : "", len, JSON_DECODE_ANY, &jerr);
+		if (!patch)
+			set_err(err, "error decoding patch: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
 	}
-	patch = json_loadb(body ? body : "", len, JSON_DECODE_ANY, &jerr);
-	if (!patch) {
-		set_err(err, "error decoding patch: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
+	if (!patch)
 		return 400;
-	}
-	rc = t->apply(out, target, patch, err);
+	rc = pt->apply(out, target, patch, ctx, err);
 	json_decref(patch);
 	if (rc == 0 && !json_is_object(*out)) {
 		json_decref(*out);
