@@ -44,6 +44,9 @@ typedef struct watch {
 	size_t out_off;
 	bool finished;
 	int fd;
+	dc_corrupt corrupt;       /* an injected fault, applied to the first output */
+	size_t corrupt_bytes;
+	bool drop;                /* end by dropping the connection, not the stream */
 } watch;
 
 static void watch_free(void *cls)
@@ -178,6 +181,49 @@ static void fill(watch *w)
 	}
 }
 
+/* Fault injection: spoil the first output of a watch (see dc_corrupt).
+ * Returns true when the stream ends after what is left in w->out. */
+static bool spoil(watch *w)
+{
+	peerop__buf pre = PEEROP__BUF_INIT;
+	dc_corrupt c = w->corrupt;
+	char *nl;
+
+	w->corrupt = DC_CORRUPT_NONE;
+	switch (c) {
+	case DC_CORRUPT_TRUNCATE:
+		nl = memchr(w->out.ptr, '\n', w->out.len);
+		w->out.len = (size_t)((nl ? nl : w->out.ptr + w->out.len) - w->out.ptr) / 2;
+		w->finished = true;
+		w->drop = true;
+		return true;
+	case DC_CORRUPT_GARBAGE:
+		peerop__buf_puts(&pre, "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\n");
+		break;
+	case DC_CORRUPT_OVERSIZE: {
+		/* A valid bookmark at the watch's own position: harmless to a client
+		 * that accepts it, over the limit of one that should not. */
+		size_t pad = w->corrupt_bytes;
+		peerop__buf_printf(&pre, "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"%s\",\"apiVersion\":\"%s\","
+			"\"metadata\":{\"resourceVersion\":\"%llu\",\"annotations\":{\"padding\":\"",
+			w->rt->kind, w->rt->api_version, (unsigned long long)w->cursor);
+		if (peerop__buf_grow(&pre, pad) == 0) {
+			memset(pre.ptr + pre.len, 'x', pad);
+			pre.len += pad;
+			pre.ptr[pre.len] = '\0';
+		}
+		peerop__buf_puts(&pre, "\"}}}}\n");
+		break;
+	}
+	default:
+		return false;
+	}
+	peerop__buf_put(&pre, w->out.ptr, w->out.len);
+	peerop__buf_dispose(&w->out);
+	w->out = pre;
+	return false;
+}
+
 static bool client_gone(int fd)
 {
 	struct pollfd p = { fd, POLLRDHUP, 0 };
@@ -202,9 +248,14 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
 		peerop__buf_clear(&w->out);
 		w->out_off = 0;
 		if (w->finished)
-			return MHD_CONTENT_READER_END_OF_STREAM;
+			return w->drop ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
 		pthread_mutex_lock(&w->s->mu);
 		fill(w);
+		if (w->corrupt && w->out.len > 0 && spoil(w)) {
+			/* send the half event, then drop the connection */
+			pthread_mutex_unlock(&w->s->mu);
+			continue;
+		}
 		if (w->out.len == 0 && !w->finished) {
 			uint64_t now = peerop__now_ms(), until = now + 1000;
 			if (w->deadline_ms < until)
@@ -311,6 +362,11 @@ void dc_api_watch(dc_req *rq, dc_resp *rs, const dc_target *t0)
 		w->initial_end = sie && *sie && w->bookmarks;
 	}
 	w->epoch = s->watch_epoch;
+	w->corrupt = dc_faults_take_corrupt(rq->srv, &w->corrupt_bytes);
+	if (w->corrupt == DC_CORRUPT_EMPTY) {
+		w->corrupt = DC_CORRUPT_NONE;
+		w->finished = true; /* 200 and nothing: what a stale-RV answer looks like */
+	}
 	s->nwatchers++;
 	pthread_mutex_unlock(&s->mu);
 

@@ -470,12 +470,24 @@ typedef struct dc_server_options {
 	void *on_fatal_payload;
 } dc_server_options;
 
+/* How the next watch streams are spoiled (for clients' fault tests). */
+typedef enum dc_corrupt {
+	DC_CORRUPT_NONE = 0,
+	DC_CORRUPT_TRUNCATE, /* cut the first event in half and drop the connection */
+	DC_CORRUPT_GARBAGE,  /* a malformed line before the first event */
+	DC_CORRUPT_OVERSIZE, /* a huge (valid, harmless) bookmark before the first event */
+	DC_CORRUPT_EMPTY     /* 200 and an empty body at once, as a stale-RV answer */
+} dc_corrupt;
+
 struct dc_faults {
 	pthread_mutex_t mu;
 	int fail_code;            /* 429, 500 or 504 */
 	int fail_left;
 	int retry_after;
 	unsigned delay_ms;
+	dc_corrupt corrupt;       /* for the next corrupt_left watch requests */
+	int corrupt_left;
+	size_t corrupt_bytes;     /* size of the oversized event */
 };
 
 struct dc_server {
@@ -519,6 +531,8 @@ void dc_faults_handle(dc_req *rq, dc_resp *rs);
 bool dc_faults_take(dc_server *srv, dc_resp *rs);
 unsigned dc_faults_delay(dc_server *srv);
 void dc_faults_close_watches(dc_store *s);
+/* Take one armed stream corruption for a new watch (DC_CORRUPT_NONE if none). */
+dc_corrupt dc_faults_take_corrupt(dc_server *srv, size_t *bytes);
 void dc_faults_stall_watches(dc_store *s, bool on);
 
 #endif /* DEVCLUSTER_H */

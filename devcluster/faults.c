@@ -9,6 +9,8 @@
  *   POST /_devcluster/delay?ms=N                 delay every response by N ms (0: off)
  *   POST /_devcluster/expire-history             forget the event history (watches get 410)
  *   POST /_devcluster/stall-watches?on=true|false  stop/resume sending on watches, kept open
+ *   POST /_devcluster/corrupt-watches?mode=truncate|garbage|oversize|empty&count=N[&bytes=B]
+ *                                                spoil the next N watch streams (see devcluster.h)
  *   POST /_devcluster/restart                    restart on the same port and data dir
  *   POST /_devcluster/reset                      clear every fault
  *   GET  /_devcluster/status                     counters, as JSON
@@ -59,6 +61,19 @@ bool dc_faults_take(dc_server *srv, dc_resp *rs)
 		dc_resp_error(rs, 500, "InternalError", "Internal error occurred: injected fault");
 	}
 	return true;
+}
+
+dc_corrupt dc_faults_take_corrupt(dc_server *srv, size_t *bytes)
+{
+	dc_corrupt c = DC_CORRUPT_NONE;
+	pthread_mutex_lock(&srv->faults.mu);
+	if (srv->faults.corrupt_left > 0) {
+		srv->faults.corrupt_left--;
+		c = srv->faults.corrupt;
+		*bytes = srv->faults.corrupt_bytes;
+	}
+	pthread_mutex_unlock(&srv->faults.mu);
+	return c;
 }
 
 unsigned dc_faults_delay(dc_server *srv)
@@ -148,6 +163,28 @@ void dc_faults_handle(dc_req *rq, dc_resp *rs)
 		const char *on = dc_req_query(rq, "on");
 		dc_faults_stall_watches(srv->store, !on || !strcmp(on, "true") || !strcmp(on, "1"));
 		ok(rs, 200, "ok");
+	} else if (!strcmp(what, "corrupt-watches")) {
+		static const struct { const char *name; dc_corrupt mode; } modes[] = {
+			{ "truncate", DC_CORRUPT_TRUNCATE }, { "garbage", DC_CORRUPT_GARBAGE },
+			{ "oversize", DC_CORRUPT_OVERSIZE }, { "empty", DC_CORRUPT_EMPTY },
+		};
+		const char *mode = dc_req_query(rq, "mode");
+		dc_corrupt m = DC_CORRUPT_NONE;
+		size_t i;
+		for (i = 0; mode && i < sizeof(modes) / sizeof(modes[0]); i++)
+			if (!strcmp(mode, modes[i].name))
+				m = modes[i].mode;
+		if (m == DC_CORRUPT_NONE || !num(rq, "count", &a, 1000000)) {
+			dc_resp_error(rs, 400, "BadRequest",
+				"corrupt-watches needs mode=truncate|garbage|oversize|empty and count=N");
+			return;
+		}
+		pthread_mutex_lock(&srv->faults.mu);
+		srv->faults.corrupt = m;
+		srv->faults.corrupt_left = (int)a;
+		srv->faults.corrupt_bytes = num(rq, "bytes", &b, (uint64_t)256 << 20) ? (size_t)b : (size_t)17 << 20;
+		pthread_mutex_unlock(&srv->faults.mu);
+		ok(rs, 200, "armed");
 	} else if (!strcmp(what, "restart")) {
 		/* done after this reply is sent: see on_completed in server.c */
 		ok(rs, 202, "restarting");
@@ -156,6 +193,8 @@ void dc_faults_handle(dc_req *rq, dc_resp *rs)
 		srv->faults.fail_left = 0;
 		srv->faults.fail_code = 0;
 		srv->faults.delay_ms = 0;
+		srv->faults.corrupt_left = 0;
+		srv->faults.corrupt = DC_CORRUPT_NONE;
 		pthread_mutex_unlock(&srv->faults.mu);
 		dc_faults_stall_watches(srv->store, false);
 		ok(rs, 200, "reset");

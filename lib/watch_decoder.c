@@ -28,6 +28,7 @@ void peerop__watch_decoder_init(peerop__watch_decoder *d, size_t max_event,
 void peerop__watch_decoder_reset(peerop__watch_decoder *d)
 {
 	peerop__buf_clear(&d->pending);
+	d->events = 0; /* messages count events within one stream */
 	/* Give back a buffer that once held a huge event. */
 	if (d->pending.cap > (1u << 20))
 		peerop__buf_dispose(&d->pending);

@@ -2,7 +2,8 @@
  * check_watch_faults.c: the property test. Random creates, updates and
  * deletes run interleaved with the local control plane's faults (closed
  * watches, expired history and 410 storms, 429/500/504 bursts, stalled
- * streams, slow replies, restarts of the server). At the end, a raw
+ * streams, slow replies, restarts of the server, streams cut mid-event,
+ * malformed lines, oversized events, empty answers). At the end, a raw
  * watch's replayed callbacks and an informer's cache (and its replayed
  * on_change callbacks) must all equal the server's state exactly.
  *
@@ -96,6 +97,7 @@ START_TEST(test_random_ops_with_faults)
 	model_init(&replay);
 
 	wo.idle_timeout_ms = 1500;   /* bookmarks every second: silence means a stall */
+	wo.max_event_bytes = 256 << 10; /* so that the injected 300 kB event is over it */
 	wo.min_timeout_s = 2;        /* short watches: many reconnects from a resourceVersion */
 	wo.max_timeout_s = 4;
 	w = start_watch(e, &raw, PEEROP_WATCH_INITIAL_AUTO, &wo);
@@ -148,6 +150,13 @@ START_TEST(test_random_ops_with_faults)
 		} else if (r < 97) {
 			faults++;
 			ck_assert_int_eq(dc_server_restart(e->t->srv), 0);
+		} else if (r < 99) {
+			static const char *modes[] = { "truncate", "garbage", "oversize&bytes=300000", "empty" };
+			char path[128];
+			faults++;
+			snprintf(path, sizeof(path), "/_devcluster/corrupt-watches?mode=%s&count=%d", modes[rand() % 4], 1 + rand() % 2);
+			admin(e, path);
+			admin(e, "/_devcluster/close-watches");
 		} else {
 			/* let the consumers catch up now and then */
 			th_sleep_ms(50);
