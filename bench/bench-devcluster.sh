@@ -19,14 +19,15 @@ done
 dur=${BENCH_SECONDS:-5}
 clients=${BENCH_CLIENTS:-8}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-dc-XXXXXX")
-dc_pid= ng_pid=
+dc_pid= dc2_pid= ng_pid=
 cleanup() {
-	[ -n "$dc_pid" ] && kill "$dc_pid" 2>/dev/null
-	[ -n "$ng_pid" ] && kill "$ng_pid" 2>/dev/null
+	for p in $dc_pid $dc2_pid $ng_pid; do kill "$p" 2>/dev/null || true; done
 	pkill -P $$ curl 2>/dev/null || true
 	rm -rf "$tmp"
 }
+# also when killed or when the reader of our output goes away (| head)
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP PIPE
 
 "$bin" --listen 127.0.0.1:0 --kubeconfig-out "$tmp/kc" --log-level warn --history-size 200000 >"$tmp/dc.log" 2>&1 &
 dc_pid=$!
@@ -130,6 +131,7 @@ auth="Authorization: Bearer $(python3 -c 'import json,sys; print(json.load(open(
 create_fsync=$(rps "$url2/api/v1/namespaces/default/configmaps" "$tmp/create.lua")
 auth=$auth_saved
 kill "$dc2_pid" 2>/dev/null; wait "$dc2_pid" 2>/dev/null || true
+dc2_pid=
 
 ratio() { python3 -c "import sys; print('%.2f' % (float(sys.argv[1]) / float(sys.argv[2])) if float(sys.argv[2]) else 'n/a')" "$1" "$2"; }
 
