@@ -579,6 +579,15 @@ END_TEST
 
 /* ---- token files and in-cluster ---- */
 
+/* The credential at monotonic time now carries token want. */
+static void expect_token(peerop_kube_config *cfg, uint64_t now, const char *want)
+{
+	peerop__kube_cred cred;
+	ck_assert_msg(peerop__kube_cred_get(&cred, cfg, now) == 0, "%s", peerop_error_last()->message);
+	ck_assert_str_eq(cred.token, want);
+	peerop__kube_cred_dispose(&cred);
+}
+
 START_TEST(test_token_file_rotation)
 {
 	const char *yaml =
@@ -594,9 +603,7 @@ START_TEST(test_token_file_rotation)
 	ck_assert_int_eq(load_path(&cfg, path, NULL), 0);
 	ck_assert_int_eq(th_write_str(tok, "second\n"), 0);
 	/* within a minute: the cached token */
-	ck_assert_int_eq(peerop__kube_cred_get(&cred, cfg, now + 1000), 0);
-	ck_assert_str_eq(cred.token, "first");
-	peerop__kube_cred_dispose(&cred);
+	expect_token(cfg, now + 1000, "first");
 	/* a minute later: re-read */
 	ck_assert_int_eq(peerop__kube_cred_get(&cred, cfg, now + 61000), 0);
 	ck_assert_str_eq(cred.token, "second");
@@ -604,18 +611,12 @@ START_TEST(test_token_file_rotation)
 	ck_assert_int_eq(th_write_str(tok, "third\n"), 0);
 	ck_assert_int_eq(peerop__kube_cred_invalidate(cfg, cred.generation), 1);
 	peerop__kube_cred_dispose(&cred);
-	ck_assert_int_eq(peerop__kube_cred_get(&cred, cfg, now + 62000), 0);
-	ck_assert_str_eq(cred.token, "third");
-	peerop__kube_cred_dispose(&cred);
+	expect_token(cfg, now + 62000, "third");
 	/* a failed read (file gone, then empty) keeps the last good token */
 	unlink(tok);
-	ck_assert_int_eq(peerop__kube_cred_get(&cred, cfg, now + 200000), 0);
-	ck_assert_str_eq(cred.token, "third");
-	peerop__kube_cred_dispose(&cred);
+	expect_token(cfg, now + 200000, "third");
 	ck_assert_int_eq(th_write_str(tok, ""), 0);
-	ck_assert_int_eq(peerop__kube_cred_get(&cred, cfg, now + 400000), 0);
-	ck_assert_str_eq(cred.token, "third");
-	peerop__kube_cred_dispose(&cred);
+	expect_token(cfg, now + 400000, "third");
 	peerop_kube_config_free(cfg);
 	free(tok);
 	free(path);
@@ -692,7 +693,6 @@ START_TEST(test_in_cluster)
 {
 	peerop_kube_config_options o = PEEROP_KUBE_CONFIG_OPTIONS_INIT;
 	peerop_kube_config *cfg = NULL;
-	peerop__kube_cred cred;
 	char *root = incluster_root(), *tok = th_path(root, "token");
 	uint64_t now = peerop__now_ms();
 
@@ -706,19 +706,13 @@ START_TEST(test_in_cluster)
 	ck_assert_str_eq(peerop_kube_config_namespace(cfg), "kube-app");
 	ck_assert_str_eq(peerop_kube_config_context(cfg), "");
 	ck_assert_ptr_nonnull(cfg->ca.data);
-	ck_assert_int_eq(peerop__kube_cred_get(&cred, cfg, now), 0);
-	ck_assert_str_eq(cred.token, "sa-token-1");
-	peerop__kube_cred_dispose(&cred);
+	expect_token(cfg, now, "sa-token-1");
 	/* rotation: picked up within a minute */
 	ck_assert_int_eq(th_write_str(tok, "sa-token-2\n"), 0);
-	ck_assert_int_eq(peerop__kube_cred_get(&cred, cfg, now + 60500), 0);
-	ck_assert_str_eq(cred.token, "sa-token-2");
-	peerop__kube_cred_dispose(&cred);
+	expect_token(cfg, now + 60500, "sa-token-2");
 	/* a failed read keeps the last good token */
 	unlink(tok);
-	ck_assert_int_eq(peerop__kube_cred_get(&cred, cfg, now + 130000), 0);
-	ck_assert_str_eq(cred.token, "sa-token-2");
-	peerop__kube_cred_dispose(&cred);
+	expect_token(cfg, now + 130000, "sa-token-2");
 	peerop_kube_config_free(cfg);
 
 	/* the token must exist at start */

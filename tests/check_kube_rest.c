@@ -598,20 +598,28 @@ START_TEST(test_garbage_reply)
 }
 END_TEST
 
-START_TEST(test_not_http_at_all)
+/* A GET from a server at url (no test server) fails with code, naming url. */
+static void expect_url_fails(const char *url, int max_retries, int code)
 {
-	kt_raw *raw = kt_raw_start("SSH-2.0-OpenSSH_9.2\r\n\x01\x02\x03 garbage\r\n\r\n");
-	char url[64];
 	client_setup cs = { "t", NULL, 0, NULL, url, NULL, NULL };
 	peerop_kube_client_options o = PEEROP_KUBE_CLIENT_OPTIONS_INIT;
 	peerop_kube_client *c;
 	json_t *obj = NULL;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", kt_raw_port(raw));
-	o.max_retries = -1;
+	o.max_retries = max_retries;
+	o.retry_base_ms = 10;
 	c = make_client(NULL, &cs, &o);
-	ck_assert_int_eq(peerop_kube_get(&obj, c, &WIDGETS, "ns", "w"), PEEROP_EPROTO);
+	ck_assert_int_eq(peerop_kube_get(&obj, c, &WIDGETS, "ns", "w"), code);
+	ck_assert_ptr_null(obj);
 	ck_assert_msg(strstr(peerop_error_last()->message, url) != NULL, "%s", peerop_error_last()->message);
 	peerop_kube_client_free(c);
+}
+
+START_TEST(test_not_http_at_all)
+{
+	kt_raw *raw = kt_raw_start("SSH-2.0-OpenSSH_9.2\r\n\x01\x02\x03 garbage\r\n\r\n");
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", kt_raw_port(raw));
+	expect_url_fails(url, -1, PEEROP_EPROTO);
 	kt_raw_stop(raw);
 }
 END_TEST
@@ -654,18 +662,9 @@ START_TEST(test_connection_refused)
 	/* a port that was just free: bind, note it, close */
 	kt_raw *raw = kt_raw_start("");
 	char url[64];
-	client_setup cs = { "t", NULL, 0, NULL, url, NULL, NULL };
-	peerop_kube_client_options o = PEEROP_KUBE_CLIENT_OPTIONS_INIT;
-	peerop_kube_client *c;
-	json_t *obj = NULL;
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d", kt_raw_port(raw));
 	kt_raw_stop(raw);
-	o.max_retries = 2;
-	o.retry_base_ms = 10;
-	c = make_client(NULL, &cs, &o);
-	ck_assert_int_eq(peerop_kube_get(&obj, c, &WIDGETS, "ns", "w"), PEEROP_ECONNECT);
-	ck_assert_msg(strstr(peerop_error_last()->message, url) != NULL, "%s", peerop_error_last()->message);
-	peerop_kube_client_free(c);
+	expect_url_fails(url, 2, PEEROP_ECONNECT);
 }
 END_TEST
 
