@@ -1,7 +1,7 @@
 /* api.c: resolve /api/v1/... and /apis/{group}/{version}/... paths to a
  * resource type, namespace, name and subresource, and dispatch on the verb.
- * Part 2 adds discovery (/api, /apis, /api/v1, /apis/g/v) in front of
- * resource_path() below, where an API path names no resource. */
+ * Discovery paths (/api, /apis, /api/v1, /apis/g/v) go to discovery.c,
+ * /openapi/... to openapi.c. */
 #include "devcluster.h"
 
 #include <stdlib.h>
@@ -149,6 +149,8 @@ bool dc_target_lock(dc_store *s, dc_target *t, dc_resp *rs)
 
 bool dc_api_handle(dc_req *rq, dc_resp *rs)
 {
+	if (dc_discovery_handle(rq, rs) || dc_openapi_handle(rq, rs))
+		return true;
 	if (rq->nsegs >= 2 && !strcmp(rq->segs[0], "api")) {
 		if (!resource_path(rq, rs, "", rq->segs[1], rq->segs + 2, rq->nsegs - 2))
 			not_found_path(rs);

@@ -19,8 +19,10 @@ void dc_api_get(dc_req *rq, dc_resp *rs, const dc_target *t0)
 	dc_entry *e;
 	peerop__buf b = PEEROP__BUF_INIT;
 	size_t len;
+	dc_include inc;
+	int table = t.sub ? 0 : dc_table_wanted(rq, rs, &inc);
 
-	if (!dc_target_lock(s, &t, rs))
+	if (table < 0 || !dc_target_lock(s, &t, rs))
 		return;
 	e = dc_coll_get(t.rt->coll, ns_of(&t), t.name);
 	if (!e) {
@@ -40,7 +42,11 @@ void dc_api_get(dc_req *rq, dc_resp *rs, const dc_target *t0)
 		rs->content_type = "text/plain";
 		len = b.len;
 		dc_resp_raw(rs, 200, peerop__buf_detach(&b), len);
-	} else if (dc_rtype_render(t.rt, e->obj, &b) == 0) {
+	} else if (table && dc_table_render(&b, t.rt, &e->obj, 1, inc, true, NULL) == 0) {
+		rs->content_type = DC_TABLE_CONTENT_TYPE;
+		len = b.len;
+		dc_resp_raw(rs, 200, peerop__buf_detach(&b), len);
+	} else if (!table && dc_rtype_render(t.rt, e->obj, &b) == 0) {
 		rs->content_type = "application/json";
 		len = b.len;
 		dc_resp_raw(rs, 200, peerop__buf_detach(&b), len);
@@ -162,6 +168,27 @@ bool dc_obj_matches(const dc_rtype *rt, const dc_obj *o, const char *ns,
 	return dc_label_selector_match(lsel, o->labels) && dc_field_selector_match(fsel, rt, o);
 }
 
+/* A List: {"kind":"XList","apiVersion":...,"metadata":META,"items":[...]},
+ * items copied as stored (a memcpy when no version conversion is needed). */
+static int render_list(peerop__buf *b, const dc_rtype *rt, dc_obj *const *objs, size_t n, const json_t *meta)
+{
+	char *m = json_dumps(meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	size_t i;
+	int rc;
+	if (!m)
+		return PEEROP_ENOMEM;
+	rc = peerop__buf_printf(b, "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":%s,\"items\":[",
+		rt->list_kind, rt->api_version, m);
+	free(m);
+	for (i = 0; rc == 0 && i < n; i++) {
+		if (i)
+			rc = peerop__buf_putc(b, ',');
+		if (rc == 0)
+			rc = dc_rtype_render(rt, objs[i], b);
+	}
+	return rc ? rc : peerop__buf_puts(b, "]}");
+}
+
 void dc_api_list(dc_req *rq, dc_resp *rs, const dc_target *t0)
 {
 	dc_store *s = rq->srv->store;
@@ -177,6 +204,14 @@ void dc_api_list(dc_req *rq, dc_resp *rs, const dc_target *t0)
 	size_t lo, hi, i, count = 0;
 	dc_entry *last = NULL;
 	bool more = false, filtered;
+	dc_obj **page = NULL;
+	json_t *meta = NULL;
+	char rvbuf[32];
+	dc_include inc;
+	int table = dc_table_wanted(rq, rs, &inc), rc;
+
+	if (table < 0)
+		return;
 
 	if (limit_s && *limit_s && (!dc_parse_rv(limit_s, &limit))) {
 		dc_resp_error(rs, 400, "BadRequest", "limit: Invalid value: \"%s\": must be a non-negative integer", limit_s);
@@ -243,45 +278,39 @@ void dc_api_list(dc_req *rq, dc_resp *rs, const dc_target *t0)
 	filtered = lsel || fsel;
 	dc_coll_range(t.rt->coll, t.rt->namespaced ? t.ns : NULL, &lo, &hi);
 	i = start ? dc_coll_after(t.rt->coll, lo, hi, start) : lo;
-	peerop__buf_printf(&b, "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%llu\"",
-		t.rt->list_kind, t.rt->api_version, (unsigned long long)list_rv);
-	peerop__buf_puts(&b, "},\"items\":[");
-	{
-		size_t meta_end = b.len - strlen("},\"items\":[");
-		for (; i < hi; i++) {
-			dc_entry *e = t.rt->coll->arr[i];
-			if (filtered && !dc_obj_matches(t.rt, e->obj, NULL, lsel, fsel))
-				continue;
-			if (limit && count == limit) {
-				more = true;
-				break;
-			}
-			if (count)
-				peerop__buf_putc(&b, ',');
-			if (dc_rtype_render(t.rt, e->obj, &b) != 0)
-				break;
-			count++;
-			last = e;
-		}
-		peerop__buf_puts(&b, "]}");
-		if (more && last) {
-			/* splice continue and remainingItemCount into metadata */
-			peerop__buf meta = PEEROP__BUF_INIT;
-			next = token_encode(list_rv, last->key);
-			peerop__buf_printf(&meta, ",\"continue\":\"%s\"", next ? next : "");
-			if (!filtered)
-				peerop__buf_printf(&meta, ",\"remainingItemCount\":%zu", hi - i);
-			if (peerop__buf_grow(&b, meta.len) == 0) {
-				memmove(b.ptr + meta_end + meta.len, b.ptr + meta_end, b.len - meta_end + 1);
-				memcpy(b.ptr + meta_end, meta.ptr, meta.len);
-				b.len += meta.len;
-			}
-			peerop__buf_dispose(&meta);
-		}
+	page = malloc((hi > i ? hi - i : 1) * sizeof(*page));
+	if (!page) {
+		dc_resp_error(rs, 500, "InternalError", "out of memory");
+		goto out;
 	}
-	if (b.ptr) {
-		size_t len = b.len;
+	for (; i < hi; i++) {
+		dc_entry *e = t.rt->coll->arr[i];
+		if (filtered && !dc_obj_matches(t.rt, e->obj, NULL, lsel, fsel))
+			continue;
+		if (limit && count == limit) {
+			more = true;
+			break;
+		}
+		page[count++] = e->obj;
+		last = e;
+	}
+	snprintf(rvbuf, sizeof(rvbuf), "%llu", (unsigned long long)list_rv);
+	meta = json_pack("{s:s}", "resourceVersion", rvbuf);
+	if (more && last) {
+		next = token_encode(list_rv, last->key);
+		json_object_set_new(meta, "continue", json_string(next ? next : ""));
+		if (!filtered)
+			json_object_set_new(meta, "remainingItemCount", json_integer((json_int_t)(hi - i)));
+	}
+	if (table) {
+		rc = dc_table_render(&b, t.rt, page, count, inc, true, meta);
+		rs->content_type = DC_TABLE_CONTENT_TYPE;
+	} else {
+		rc = render_list(&b, t.rt, page, count, meta);
 		rs->content_type = "application/json";
+	}
+	if (rc == 0) {
+		size_t len = b.len;
 		dc_resp_raw(rs, 200, peerop__buf_detach(&b), len);
 	} else {
 		dc_resp_error(rs, 500, "InternalError", "out of memory");
@@ -291,6 +320,8 @@ out:
 	dc_selector_free(lsel);
 	dc_selector_free(fsel);
 	peerop__buf_dispose(&b);
+	json_decref(meta);
+	free(page);
 	free(start);
 	free(next);
 }

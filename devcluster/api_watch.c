@@ -47,6 +47,9 @@ typedef struct watch {
 	dc_corrupt corrupt;       /* an injected fault, applied to the first output */
 	size_t corrupt_bytes;
 	bool drop;                /* end by dropping the connection, not the stream */
+	bool table;               /* events carry one-row meta.k8s.io Tables (kubectl get -w) */
+	bool table_headers_sent;  /* only the first carries the column definitions */
+	dc_include include;
 } watch;
 
 static void watch_free(void *cls)
@@ -80,16 +83,28 @@ static bool matches(const watch *w, const dc_rtype *rt, const dc_obj *o)
 static void put_event(watch *w, const dc_rtype *rt, const char *type, const dc_obj *o)
 {
 	peerop__buf_printf(&w->out, "{\"type\":\"%s\",\"object\":", type);
-	dc_rtype_render(rt, o, &w->out);
+	if (w->table) {
+		char rv[32];
+		json_t *meta;
+		snprintf(rv, sizeof(rv), "%llu", (unsigned long long)o->rv);
+		meta = json_pack("{s:s}", "resourceVersion", rv);
+		dc_table_render(&w->out, rt, (dc_obj *const *)&o, 1, w->include, !w->table_headers_sent, meta);
+		w->table_headers_sent = true;
+		json_decref(meta);
+	} else {
+		dc_rtype_render(rt, o, &w->out);
+	}
 	peerop__buf_puts(&w->out, "}\n");
 }
 
 static void put_bookmark(watch *w, const dc_rtype *rt, uint64_t rv, bool initial_end)
 {
+	/* a Table watch gets an empty Table: only its resourceVersion counts */
 	peerop__buf_printf(&w->out, "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"%s\",\"apiVersion\":\"%s\","
-		"\"metadata\":{\"resourceVersion\":\"%llu\"%s}}}\n", rt->kind, rt->api_version,
-		(unsigned long long)rv,
-		initial_end ? ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}" : "");
+		"\"metadata\":{\"resourceVersion\":\"%llu\"%s}%s}}\n", w->table ? "Table" : rt->kind,
+		w->table ? "meta.k8s.io/v1" : rt->api_version, (unsigned long long)rv,
+		initial_end ? ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}" : "",
+		w->table ? ",\"columnDefinitions\":[],\"rows\":[]" : "");
 }
 
 static void put_expired(watch *w, uint64_t rv, uint64_t oldest)
@@ -105,10 +120,18 @@ static void put_deleted_prev(watch *w, const dc_rtype *rt, const dc_obj *prev, u
 {
 	json_t *o = dc_obj_parse(prev);
 	char rvs[32];
+	dc_obj *tmp;
 	if (!o)
 		return;
 	snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)rv);
 	json_object_set_new(dc_json_meta(o), "resourceVersion", json_string(rvs));
+	if (w->table) {
+		if ((tmp = dc_obj_new(o, rv)) != NULL)
+			put_event(w, rt, "DELETED", tmp);
+		dc_obj_unref(tmp);
+		json_decref(o);
+		return;
+	}
 	peerop__buf_puts(&w->out, "{\"type\":\"DELETED\",\"object\":");
 	dc_rtype_render_json(rt, o, &w->out);
 	peerop__buf_puts(&w->out, "}\n");
@@ -291,11 +314,15 @@ void dc_api_watch(dc_req *rq, dc_resp *rs, const dc_target *t0)
 	uint64_t rv = 0, timeout_s = 0;
 	bool has_rv = rv_s && *rv_s && strcmp(rv_s, "0");
 	bool send_initial;
+	dc_include inc;
+	int table = dc_table_wanted(rq, rs, &inc);
 	watch *w;
 	struct MHD_Response *resp;
 	const union MHD_ConnectionInfo *ci;
 	size_t lo, hi, i;
 
+	if (table < 0)
+		return;
 	if (has_rv && !dc_parse_rv(rv_s, &rv)) {
 		dc_resp_error(rs, 400, "BadRequest", "resourceVersion: Invalid value: \"%s\": must be an integer", rv_s);
 		return;
@@ -329,6 +356,8 @@ void dc_api_watch(dc_req *rq, dc_resp *rs, const dc_target *t0)
 	w->ns = t.namespaced && t.ns ? strdup(t.ns) : NULL;
 	w->name = t.name ? strdup(t.name) : NULL;
 	w->bookmarks = flag(rq, "allowWatchBookmarks");
+	w->table = table == 1;
+	w->include = inc;
 	w->bookmark_ms = (uint64_t)(rq->srv->opts.bookmark_interval_s ? rq->srv->opts.bookmark_interval_s : 60) * 1000u;
 	w->next_bookmark = peerop__now_ms() + w->bookmark_ms;
 	/* without timeoutSeconds the real server picks 30-60 minutes */

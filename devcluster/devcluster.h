@@ -18,6 +18,12 @@
  *   api_*.c      the REST verbs: read (get/list), write (create/update/patch),
  *                delete (finalizers, garbage collection, namespaces), watch
  *   crd.c        CustomResourceDefinition -> served types
+ *   discovery.c  /api, /apis, /api/v1, /apis/g/v discovery documents
+ *   table.c      meta.k8s.io Table replies (kubectl get), with printers.c
+ *                (built-in columns) and jsonpath.c (CRD printer columns)
+ *   schemas.c    OpenAPI schemas of the types (builtin-schemas.yaml, CRDs)
+ *   openapi.c    /openapi/v2 and /openapi/v3 documents
+ *   yaml_body.c  YAML request bodies (server-side apply) to JSON
  *   tls.c        CA and serving certificate generation (OpenSSL)
  *   server.c     libmicrohttpd glue, routing, auth, kubeconfig
  *   faults.c     the fault-injection admin API under /_devcluster/
@@ -38,6 +44,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* ------------------------------------------------------------ map.c */
 /* String-keyed open-addressing hash map. Keys are copied; values borrowed. */
@@ -443,6 +450,70 @@ json_t *dc_not_found(const dc_rtype *rt, const char *name);
 /* scale.c: the Scale view of obj, and writing a Scale back into obj. */
 json_t *dc_scale_get(const dc_rtype *rt, const json_t *obj);
 int dc_scale_set(const dc_rtype *rt, json_t *obj, const json_t *scale, char **err);
+
+/* ------------------------------------------------------------ discovery.c */
+/* Answer a discovery path (/api, /api/v1, /apis, /apis/g, /apis/g/v);
+ * false when rq names no discovery document. */
+bool dc_discovery_handle(dc_req *rq, dc_resp *rs);
+/* Kubernetes version priority: <0 when a is preferred (v1 < v1beta2 < v1alpha1). */
+int dc_version_compare(const char *a, const char *b);
+
+/* ------------------------------------------------------------ table.c */
+typedef enum dc_include { DC_INC_METADATA, DC_INC_NONE, DC_INC_OBJECT } dc_include;
+#define DC_TABLE_CONTENT_TYPE "application/json;as=Table;v=v1;g=meta.k8s.io"
+/* 1 when Accept asks for a meta.k8s.io/v1 Table before plain JSON, 0 if
+ * not; *inc from includeObject. -1: a bad includeObject (400 replied). */
+int dc_table_wanted(const dc_req *rq, dc_resp *rs, dc_include *inc);
+/* Append a Table of objs (stored objects of rt's collection) to b.
+ * headers: with columnDefinitions (watch events after the first go without).
+ * list_meta (borrowed, may be NULL) becomes the Table's metadata. */
+int dc_table_render(peerop__buf *b, const dc_rtype *rt, dc_obj *const *objs, size_t n,
+	dc_include inc, bool headers, json_t *list_meta);
+/* printers.c: built-in columns (new reference) and one object's cells. */
+json_t *dc_printer_columns(const dc_rtype *rt);
+json_t *dc_printer_cells(const dc_rtype *rt, const json_t *obj, time_t now);
+/* "5m", "3h12m", "2d": apimachinery's duration.HumanDuration. */
+void dc_human_duration(char *buf, size_t size, long long secs);
+/* RFC 3339 UTC ("...Z", fractions allowed) to time_t. */
+bool dc_parse_time(const char *s, time_t *out);
+/* The age of timestamp ts at now, or "<unknown>". */
+void dc_human_age(char *buf, size_t size, const char *ts, time_t now);
+/* jsonpath.c: append the values expr selects in obj to the array out
+ * (borrowed references). PEEROP_EINVAL for an unsupported expression. */
+int dc_jsonpath_eval(const char *expr, const json_t *obj, json_t *out);
+
+/* ------------------------------------------------------------ yaml_body.c */
+#define DC_YAML_MAX_DEPTH 128
+#define DC_YAML_MAX_NODES 1000000
+/* One YAML (or JSON) document to JSON, typed as go-yaml v2 types it.
+ * NULL and *err (malloc'd, "yaml: line N: ...") for malformed or hostile
+ * input, several documents, or an empty one. */
+json_t *dc_yaml_decode(const char *data, size_t len, char **err);
+
+/* ------------------------------------------------------------ schemas.c */
+/* The built-in component schemas (name -> schema), parsed once; read-only. */
+const json_t *dc_builtin_schemas(void);
+/* The component name of a built-in kind ("io.k8s.api.core.v1.Pod") or NULL. */
+const char *dc_builtin_schema_name(const char *group, const char *version, const char *kind);
+/* The root schema of a type: its CRD's, or the built-in one; may be NULL. */
+const json_t *dc_type_schema(const dc_rtype *rt);
+/* Follow $ref / allOf: [{$ref}] to the schema that has the properties. */
+const json_t *dc_schema_resolve(const json_t *s);
+/* An extension (or any keyword) on s, else on what s refers to. */
+const json_t *dc_schema_ext(const json_t *s, const char *name);
+/* The schema of property key of an object schema (or its
+ * additionalProperties), and of the items of an array schema; NULL if
+ * unknown. All borrowed, all NULL-safe. */
+const json_t *dc_schema_prop(const json_t *s, const char *key);
+const json_t *dc_schema_items(const json_t *s);
+/* A string-keyed map (additionalProperties, no properties)? */
+bool dc_schema_is_map(const json_t *s);
+/* Add to components every built-in schema that from refers to, transitively. */
+void dc_schemas_add_referenced(json_t *components, const json_t *from);
+
+/* ------------------------------------------------------------ openapi.c */
+/* Answer /openapi/v2 and /openapi/v3[/...]; false for other paths. */
+bool dc_openapi_handle(dc_req *rq, dc_resp *rs);
 
 /* ------------------------------------------------------------ tls.c */
 /* PEM strings (malloc'd): a fresh CA, and a serving cert for 127.0.0.1,

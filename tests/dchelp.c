@@ -93,6 +93,11 @@ static CURL *easy(dct *t, const char *path, struct curl_slist **h, const char *t
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 		*h = curl_slist_append(*h, auth);
 	}
+	if (t->accept) {
+		char acc[512];
+		snprintf(acc, sizeof(acc), "Accept: %s", t->accept);
+		*h = curl_slist_append(*h, acc);
+	}
 	return c;
 }
 
@@ -178,6 +183,31 @@ char *dct_make_cm(dct *t, const char *ns, const char *name, const char *labels)
 	rv = strdup(json_string_value(json_object_get(json_object_get(j, "metadata"), "resourceVersion")));
 	json_decref(j);
 	return rv;
+}
+
+json_t *dct_load_yaml(const char *relpath)
+{
+	char *path = th_path(TOP_SRCDIR, relpath), *text = th_slurp(path), *err = NULL;
+	json_t *j;
+	ck_assert_msg(text != NULL, "cannot read %s", path);
+	j = dc_yaml_decode(text, strlen(text), &err);
+	ck_assert_msg(j != NULL, "%s: %s", path, err ? err : "?");
+	free(err);
+	free(text);
+	free(path);
+	return j;
+}
+
+void dct_make_crd(dct *t)
+{
+	json_t *crd = dct_load_yaml("charts/peerop/crds/httpservers.peerop.io.yaml"), *j;
+	char *body = json_dumps(crd, JSON_COMPACT);
+	long code;
+	j = dct_call(t, &code, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body);
+	ck_assert_msg(code == 201, "create CRD: %ld %s", code, json_string_value(json_object_get(j, "message")));
+	json_decref(j);
+	json_decref(crd);
+	free(body);
 }
 
 const char *dct_reason(const json_t *j)

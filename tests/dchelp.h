@@ -16,6 +16,7 @@ typedef struct dct {
 	char *token;
 	char *ca_file;      /* with TLS */
 	char *data_dir;     /* DIR/data when asked, else NULL */
+	const char *accept; /* an Accept header for the next requests, or NULL */
 } dct;
 
 /* Start a server on 127.0.0.1:0. opts may be NULL. data: use DIR/data. */
@@ -42,6 +43,11 @@ json_t *dct_call(dct *t, long *code, const char *method, const char *path, const
 json_t *dct_patch(dct *t, long *code, const char *path, const char *ctype, const char *body);
 /* Create a configmap ns/name with labels JSON (or NULL); returns its rv. */
 char *dct_make_cm(dct *t, const char *ns, const char *name, const char *labels_json);
+/* Create the project's HTTPServer CRD from the canonical file
+ * charts/peerop/crds/httpservers.peerop.io.yaml. */
+void dct_make_crd(dct *t);
+/* A parsed YAML file of the source tree (path relative to the top). */
+json_t *dct_load_yaml(const char *relpath);
 /* Status reason of a reply, "" if none. */
 const char *dct_reason(const json_t *j);
 

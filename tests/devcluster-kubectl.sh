@@ -1,8 +1,8 @@
 #!/bin/sh
 # devcluster-kubectl.sh: real kubectl against peerop-devcluster --tls, using
-# the kubeconfig as written (server URL, CA data, token). Part 1 serves no
-# discovery yet, so this sticks to what needs none: version and --raw
-# requests. The full kubectl suite comes with part 2.
+# the kubeconfig as written (server URL, CA data, token): version, --raw
+# requests and a wrong token. The devcluster-kubectl-*.sh tests drive the
+# rest of kubectl.
 set -eu
 command -v kubectl >/dev/null 2>&1 || { echo "kubectl not found: skipped"; exit 77; }
 bin="${top_builddir:-..}/devcluster/peerop-devcluster"

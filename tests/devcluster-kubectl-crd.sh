@@ -1,0 +1,126 @@
+#!/bin/sh
+# devcluster-kubectl-crd.sh: real kubectl against peerop-devcluster with the
+# project's CRD (charts/peerop/crds/httpservers.peerop.io.yaml): apply -f,
+# api-resources, get (table, -o yaml, -w), client-side apply twice, scale,
+# wait --for=condition=Ready, describe, explain, delete. Asserts on what
+# kubectl prints and on its exit codes, with kubectl 1.34 and (when the
+# machine has it) the 1.32 the /usr/bin/kubectl dispatcher picks.
+. "${srcdir:-.}/devcluster-kubectl-lib.sh"
+
+hs_yaml() {
+	cat >"$tmp/hs.yaml" <<YAML
+apiVersion: peerop.io/v1alpha1
+kind: HTTPServer
+metadata:
+  name: web
+  labels:
+    tier: $1
+spec:
+  replicas: $2
+YAML
+}
+
+suite() {
+	run "$K" apply -f "$CRD_FILE"
+	expect out '^customresourcedefinition.apiextensions.k8s.io/httpservers.peerop.io created$'
+	run "$K" api-resources --api-group=peerop.io
+	expect out '^httpservers +hs +peerop.io/v1alpha1 +true +HTTPServer$'
+	run "$K" get crd httpservers.peerop.io
+	expect out '^NAME +CREATED AT$'
+	expect out '^httpservers.peerop.io +20[0-9-]+T[0-9:]+Z$'
+
+	# explain reads the CRD's schema through OpenAPI v3
+	run "$K" explain httpserver.spec
+	expect out '^KIND: +HTTPServer$'
+	expect out '^FIELD: +spec <Object>'
+	expect out '^  replicas.<integer>'
+	expect out 'Replicas is the number of peerop-server pods to run'
+	expect out '^  logFormat.<string>'
+	run "$K" explain hs.status.conditions
+	expect out 'list-type|<\[\]Object>'
+	expect out 'Conditions are the latest observations'
+
+	# client-side apply: create, then a change (a merge patch for a CR)
+	hs_yaml web 2
+	run "$K" apply -f "$tmp/hs.yaml"
+	expect out '^httpserver.peerop.io/web created$'
+	run "$K" apply -f "$tmp/hs.yaml"
+	expect out '^httpserver.peerop.io/web unchanged$'
+	hs_yaml front 3
+	run "$K" apply -f "$tmp/hs.yaml"
+	expect out '^httpserver.peerop.io/web configured$'
+
+	# get: the CRD's printer columns
+	run "$K" get httpservers
+	expect out '^NAME +REPLICAS +READY +AGE$'
+	expect out '^web +3 +[0-9]+s$'
+	run "$K" get hs web --show-labels
+	expect out '^web +3 .*tier=front$'
+	run "$K" get hs -l tier=front -o name
+	expect out '^httpserver.peerop.io/web$'
+	run "$K" get hs web -o yaml
+	expect out '^kind: HTTPServer$'
+	expect out '^  replicas: 3$'
+	expect out 'kubectl.kubernetes.io/last-applied-configuration'
+	expect out '^  generation: 2$'
+	run "$K" get hs web -o jsonpath='{.spec.replicas}'
+	expect out '^3$'
+	run_fails "$K" get hs nope
+	expect err 'Error from server \(NotFound\): httpservers.peerop.io "nope" not found'
+
+	# get -w sees a change
+	"$K" get hs -w >"$tmp/watch.out" 2>"$tmp/watch.err" &
+	wpid=$!
+	bgpids="$bgpids $wpid"
+	poll 60 grep -Eq '^web +3 ' "$tmp/watch.out" || fail "get -w: no initial row: $(cat "$tmp/watch.out" "$tmp/watch.err")"
+	# scale through the scale subresource
+	run "$K" scale hs web --replicas=5
+	expect out '^httpserver.peerop.io/web scaled$'
+	poll 60 grep -Eq '^web +5 ' "$tmp/watch.out" || fail "get -w did not see the change: $(cat "$tmp/watch.out")"
+	kill "$wpid" 2>/dev/null || true
+	wait "$wpid" 2>/dev/null || true
+	grep -Eq '^NAME +REPLICAS +READY +AGE$' "$tmp/watch.out" || fail "get -w: no header"
+	run "$K" get hs web -o jsonpath='{.spec.replicas}'
+	expect out '^5$'
+
+	# wait: the condition is set through the status subresource
+	"$K" wait --for=condition=Ready hs/web --timeout=60s >"$tmp/wait.out" 2>&1 &
+	wpid=$!
+	bgpids="$bgpids $wpid"
+	run "$K" patch hs web --subresource=status --type=merge -p \
+		'{"status":{"readyReplicas":5,"replicas":5,"conditions":[{"type":"Ready","status":"True","reason":"AllReady","message":"5 of 5 ready","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}'
+	wait "$wpid" || fail "wait failed: $(cat "$tmp/wait.out")"
+	grep -q '^httpserver.peerop.io/web condition met$' "$tmp/wait.out" || fail "wait: $(cat "$tmp/wait.out")"
+	run "$K" wait --for=condition=Ready hs/web --timeout=5s
+	run_fails "$K" wait --for=condition=Degraded hs/web --timeout=1s
+	run "$K" get hs web
+	expect out '^web +5 +5 +[0-9]+s$'
+
+	run "$K" describe hs web
+	expect out '^Name: +web$'
+	expect out '^Namespace: +default$'
+	expect out '^Kind: +HTTPServer$'
+	expect out '^ +Replicas: +5$'
+	expect out '^ +Type: +Ready$'
+	expect out '^Events: +<none>$'
+
+	# merge patch of a custom resource
+	run "$K" patch hs web --type=merge -p '{"spec":{"logFormat":"json"}}'
+	expect out '^httpserver.peerop.io/web patched$'
+	run "$K" get hs web -o jsonpath='{.spec.logFormat}'
+	expect out '^json$'
+	# custom resources take no strategic merge patch
+	run_fails "$K" patch hs web --type=strategic -p '{"spec":{"port":9000}}'
+	expect err 'UnsupportedMediaType|unknown format|not supported'
+
+	run "$K" delete hs web
+	expect out '^httpserver.peerop.io "web" deleted'
+	run_fails "$K" get hs web
+	run "$K" delete -f "$CRD_FILE"
+	expect out 'customresourcedefinition.apiextensions.k8s.io "httpservers.peerop.io" deleted'
+	poll 60 sh -c "! '$K' api-resources --api-group=peerop.io 2>/dev/null | grep -q httpservers" ||
+		fail "the CRD's resources are still served"
+}
+
+run_suites
+echo "devcluster-kubectl-crd: ok"
