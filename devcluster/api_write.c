@@ -68,7 +68,9 @@ json_t *dc_invalid(const dc_rtype *rt, const char *name, const char *field, cons
 {
 	char msg[1200];
 	json_t *st;
-	snprintf(msg, sizeof(msg), "%s \"%s\" is invalid: %s: %s", rt->kind, name ? name : "", field, detail);
+	/* the qualified kind, as the real server writes it: "Deployment.apps" */
+	snprintf(msg, sizeof(msg), "%s%s%s \"%s\" is invalid: %s: %s", rt->kind, rt->group[0] ? "." : "",
+		rt->group, name ? name : "", field, detail);
 	st = dc_status(422, "Invalid", msg, name, rt->group, rt->kind);
 	json_object_set_new(json_object_get(st, "details"), "causes",
 		json_pack("[{s:s,s:s,s:s}]", "reason", cause, "message", detail, "field", field));
@@ -158,11 +160,26 @@ static bool finalizers_added(const json_t *old, const json_t *nw)
 	return false;
 }
 
+/* fieldValidation: Ignore, Warn (treated as Ignore: no warning headers)
+ * or Strict. false: a bad value, 400 replied. */
+static bool field_validation_ok(dc_req *rq, dc_resp *rs)
+{
+	const char *fv = dc_req_query(rq, "fieldValidation");
+	if (!fv || !*fv || !strcmp(fv, "Ignore") || !strcmp(fv, "Warn") || !strcmp(fv, "Strict"))
+		return true;
+	dc_resp_error(rs, 400, "BadRequest", "fieldValidation: Unsupported value: \"%s\": supported values: "
+		"\"Ignore\", \"Strict\", \"Warn\"", fv);
+	return false;
+}
+
 /* A type's admission hook (schema defaulting, pruning, validation): false
  * when it rejected obj, with the reply set. */
-static bool admitted(const dc_rtype *rt, json_t *obj, const json_t *old, dc_resp *rs)
+static bool admitted(const dc_req *rq, const dc_rtype *rt, json_t *obj, const json_t *old, bool status_only,
+	dc_resp *rs)
 {
-	json_t *st = rt->admit ? rt->admit(rt, obj, old) : NULL;
+	const char *fv = dc_req_query(rq, "fieldValidation");
+	unsigned flags = (status_only ? DC_ADMIT_STATUS : 0) | (fv && !strcmp(fv, "Strict") ? DC_ADMIT_STRICT : 0);
+	json_t *st = rt->admit ? rt->admit(rt, obj, old, flags) : NULL;
 	if (!st)
 		return true;
 	dc_resp_status(rs, st);
@@ -228,7 +245,7 @@ void dc_update_locked(dc_req *rq, dc_resp *rs, const dc_rtype *rt, dc_entry *e,
 			goto out_nw;
 		}
 	}
-	if (!status_only && !admitted(rt, nw, old, rs))
+	if (!admitted(rq, rt, nw, old, status_only, rs))
 		goto out_nw;
 	if (rt->flags & DC_RT_GENERATION) {
 		json_int_t g = json_integer_value(json_object_get(om, "generation"));
@@ -300,8 +317,8 @@ void dc_api_create(dc_req *rq, dc_resp *rs, const dc_target *t0)
 {
 	dc_store *s = rq->srv->store;
 	dc_target t = *t0;
-	json_t *in = parse_body(rq, rs);
-	int dry = dc_dry_run(rq, rs);
+	json_t *in = field_validation_ok(rq, rs) ? parse_body(rq, rs) : NULL;
+	int dry = in ? dc_dry_run(rq, rs) : 0;
 
 	if (!in || dry < 0) {
 		json_decref(in);
@@ -401,7 +418,7 @@ void dc_create_locked(dc_req *rq, dc_resp *rs, const dc_target *tp, json_t *in, 
 		json_object_del(in, "status");
 	if (rt->coll->storage_type && rt->coll->storage_type->defaults)
 		rt->coll->storage_type->defaults(in);
-	if (!admitted(rt, in, NULL, rs))
+	if (!admitted(rq, rt, in, NULL, false, rs))
 		goto out;
 	if (rt->coll->on_commit == dc_crd_on_commit) {
 		char *msg = dc_crd_validate(s, in, NULL);
@@ -459,9 +476,9 @@ void dc_api_update(dc_req *rq, dc_resp *rs, const dc_target *t0)
 {
 	dc_store *s = rq->srv->store;
 	dc_target t = *t0;
-	json_t *in = parse_body(rq, rs);
+	json_t *in = field_validation_ok(rq, rs) ? parse_body(rq, rs) : NULL;
 	const char *name;
-	int dry = dc_dry_run(rq, rs);
+	int dry = in ? dc_dry_run(rq, rs) : 0;
 	bool scale = t.sub && !strcmp(t.sub, "scale");
 	dc_entry *e;
 
@@ -509,7 +526,7 @@ void dc_api_patch(dc_req *rq, dc_resp *rs, const dc_target *t0)
 	char *err = NULL;
 	dc_entry *e;
 
-	if (dry < 0)
+	if (dry < 0 || !field_validation_ok(rq, rs))
 		return;
 	if (!pt) {
 		err = dc_patch_unsupported_message();

@@ -89,8 +89,10 @@ static void register_types(dc_store *s, const json_t *crd)
 		rt->categories = join_strings(json_object_get(names, "categories"));
 		if (json_object_get(v, "additionalPrinterColumns"))
 			rt->printer_columns = json_deep_copy(json_object_get(v, "additionalPrinterColumns"));
-		if (dc_json_path(v, "schema.openAPIV3Schema"))
+		if (dc_json_path(v, "schema.openAPIV3Schema")) {
 			rt->schema = json_deep_copy(dc_json_path(v, "schema.openAPIV3Schema"));
+			rt->admit = dc_schema_admit;
+		}
 		if (!rt->group || !rt->version || !rt->plural || !rt->singular || !rt->kind) {
 			dc_rtype_free(rt);
 			return;

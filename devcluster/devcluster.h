@@ -22,6 +22,7 @@
  *   table.c      meta.k8s.io Table replies (kubectl get), with printers.c
  *                (built-in columns) and jsonpath.c (CRD printer columns)
  *   schemas.c    OpenAPI schemas of the types (builtin-schemas.yaml, CRDs)
+ *   schema.c     CRD structural schemas: pruning, defaulting, validation
  *   openapi.c    /openapi/v2 and /openapi/v3 documents
  *   yaml_body.c  YAML request bodies (server-side apply) to JSON
  *   tls.c        CA and serving certificate generation (OpenSSL)
@@ -141,15 +142,20 @@ typedef struct dc_rtype {
 	/* obj from storage form to this version (in place), and back. */
 	void (*to_version)(json_t *obj, const struct dc_rtype *rt);
 	void (*from_version)(json_t *obj, const struct dc_rtype *rt);
-	/* Admission on create and update (not status writes): may default or
-	 * prune obj (storage form); returns a Status (a 422 naming the field)
-	 * to reject it, or NULL. old is NULL on create. Part 2 sets it for
-	 * CRD types (structural schema defaulting, pruning, validation). */
-	json_t *(*admit)(const struct dc_rtype *rt, json_t *obj, const json_t *old);
+	/* Admission on create and update (status writes too, with
+	 * DC_ADMIT_STATUS): may default or prune obj (storage form); returns a
+	 * Status (422 naming the fields, 400 for unknown fields under
+	 * DC_ADMIT_STRICT) to reject it, or NULL. old is NULL on create. CRD
+	 * types use dc_schema_admit (structural schemas). */
+	json_t *(*admit)(const struct dc_rtype *rt, json_t *obj, const json_t *old, unsigned flags);
 	/* Extra field selector values beyond metadata.name/namespace. */
 	const char *(*field_value)(const json_t *obj, const char *field);
 	dc_coll *coll;
 } dc_rtype;
+
+/* dc_rtype.admit flags */
+#define DC_ADMIT_STATUS 1u   /* a status subresource write: only .status changes */
+#define DC_ADMIT_STRICT 2u   /* fieldValidation=Strict: unknown fields are refused */
 
 /* Register the built-in types. */
 int dc_rtypes_init_builtin(dc_store *s);
@@ -510,6 +516,11 @@ const json_t *dc_schema_items(const json_t *s);
 bool dc_schema_is_map(const json_t *s);
 /* Add to components every built-in schema that from refers to, transitively. */
 void dc_schemas_add_referenced(json_t *components, const json_t *from);
+
+/* ------------------------------------------------------------ schema.c */
+/* The admission hook of CRD types: prune, default and validate obj against
+ * rt's structural schema (see schema.c for what is supported). */
+json_t *dc_schema_admit(const dc_rtype *rt, json_t *obj, const json_t *old, unsigned flags);
 
 /* ------------------------------------------------------------ openapi.c */
 /* Answer /openapi/v2 and /openapi/v3[/...]; false for other paths. */

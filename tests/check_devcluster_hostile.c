@@ -112,7 +112,7 @@ START_TEST(test_hostile_urls)
 	dct *t = dct_start(NULL, false);
 	dct_resp r;
 	static const char *const paths[] = {
-		"/api", "/apis", "/api/v2/namespaces", "/apis/nope.io/v1/things",
+		"/apis/nope.io", "/api/v1x", "/api/v2/namespaces", "/apis/nope.io/v1/things",
 		"/api/v1/nonsense", "/api/v1/namespaces/default/nonsense/x",
 		"/api/v1/namespaces/default/configmaps/x/y/z/w",
 		"/api/v1/configmaps/x",  /* a namespaced name outside its namespace */

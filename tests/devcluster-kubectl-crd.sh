@@ -1,8 +1,9 @@
 #!/bin/sh
 # devcluster-kubectl-crd.sh: real kubectl against peerop-devcluster with the
 # project's CRD (charts/peerop/crds/httpservers.peerop.io.yaml): apply -f,
-# api-resources, get (table, -o yaml, -w), client-side apply twice, scale,
-# wait --for=condition=Ready, describe, explain, delete. Asserts on what
+# api-resources, get (table, -o yaml, -w), client-side apply twice, create -f,
+# schema defaults and validation errors, scale, wait --for=condition=Ready,
+# describe, explain, patch, delete. Asserts on what
 # kubectl prints and on its exit codes, with kubectl 1.34 and (when the
 # machine has it) the 1.32 the /usr/bin/kubectl dispatcher picks.
 . "${srcdir:-.}/devcluster-kubectl-lib.sh"
@@ -50,6 +51,53 @@ suite() {
 	run "$K" apply -f "$tmp/hs.yaml"
 	expect out '^httpserver.peerop.io/web configured$'
 
+	# the schema's defaults are filled in
+	run "$K" get hs web -o jsonpath='{.spec.image} {.spec.port} {.spec.logFormat} {.spec.pingIntervalSeconds}'
+	expect out '^peerop-server:0.1.0 8080 text 60$'
+
+	# validation: the field is named, the exit code says it, nothing is stored
+	cat >"$tmp/bad.yaml" <<YAML
+apiVersion: peerop.io/v1alpha1
+kind: HTTPServer
+metadata:
+  name: bad
+spec:
+  replicas: -1
+YAML
+	run_fails "$K" apply -f "$tmp/bad.yaml"
+	expect err 'The HTTPServer "bad" is invalid: spec.replicas: Invalid value: -1: spec.replicas in body should be greater than or equal to 0'
+	run_fails "$K" create -f "$tmp/bad.yaml"
+	expect err 'spec.replicas: Invalid value: -1'
+	run_fails "$K" get hs bad
+	cat >"$tmp/bad.yaml" <<YAML
+apiVersion: peerop.io/v1alpha1
+kind: HTTPServer
+metadata:
+  name: bad
+spec:
+  replicas: many
+  logFormat: xml
+YAML
+	run_fails "$K" create -f "$tmp/bad.yaml"
+	expect err 'spec.logFormat: Unsupported value: "xml": supported values: "text", "json"'
+	expect err 'spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer'
+	# kubectl asks for strict field validation: unknown fields are refused
+	cat >"$tmp/bad.yaml" <<YAML
+apiVersion: peerop.io/v1alpha1
+kind: HTTPServer
+metadata:
+  name: bad
+spec:
+  colour: red
+YAML
+	run_fails "$K" create -f "$tmp/bad.yaml"
+	expect err 'strict decoding error: unknown field "spec.colour"'
+	run "$K" create -f "$tmp/bad.yaml" --validate=false
+	expect out '^httpserver.peerop.io/bad created$'
+	run "$K" get hs bad -o jsonpath='{.spec}'
+	expect_not out colour
+	run "$K" delete hs bad
+
 	# get: the CRD's printer columns
 	run "$K" get httpservers
 	expect out '^NAME +REPLICAS +READY +AGE$'
@@ -82,6 +130,8 @@ suite() {
 	grep -Eq '^NAME +REPLICAS +READY +AGE$' "$tmp/watch.out" || fail "get -w: no header"
 	run "$K" get hs web -o jsonpath='{.spec.replicas}'
 	expect out '^5$'
+	run_fails "$K" scale hs web --replicas=101
+	expect err 'spec.replicas: Invalid value: 101: spec.replicas in body should be less than or equal to 100'
 
 	# wait: the condition is set through the status subresource
 	"$K" wait --for=condition=Ready hs/web --timeout=60s >"$tmp/wait.out" 2>&1 &
