@@ -6,12 +6,17 @@
  * symlink over the old one, so the file's own inode never changes and a
  * watch on it would never fire. Events in the directory (a rename of
  * ..data, an in-place write, a create) start a short debounce, so a file
- * written in several syscalls is read once, after the last one.
+ * written in several syscalls is read once, after the last one. A bare
+ * IN_MODIFY (a truncation, a write) waits for its writer's close, up to
+ * DEBOUNCE_MAX_MS: a writer descheduled between truncating the file and
+ * writing it must not make us read, and report, an empty file.
  *
  * Polling runs all the time, as the fallback when inotify is unavailable
  * (no inotify, too many watches, the directory missing at start) and as a
  * safety net: a stat signature (device, inode, size, mtime, ctime of what
- * the path resolves to) decides whether to read the file again.
+ * the path resolves to) decides whether to read the file again, once it
+ * has stayed the same for one more poll (a file caught in the middle of a
+ * write changes again before then).
  */
 #include "peerset_internal.h"
 
@@ -71,8 +76,10 @@ static int add_dir_watch(int ifd, const char *file)
 		IN_CREATE | IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR);
 }
 
-/* Drain the inotify queue; returns 1 if the watch itself went away. */
-static int drain(int ifd)
+/* Drain the inotify queue; returns 1 if the watch itself went away.
+ * *settled is set when an event says a change is complete (a close after
+ * writing, a rename, a create, a delete), as opposed to a bare IN_MODIFY. */
+static int drain(int ifd, int *settled)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	int lost = 0;
@@ -85,6 +92,8 @@ static int drain(int ifd)
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 			if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF))
 				lost = 1;
+			if (ev->mask & ~(uint32_t)IN_MODIFY)
+				*settled = 1;
 			p += sizeof(*ev) + ev->len;
 		}
 	}
@@ -94,14 +103,17 @@ static int drain(int ifd)
 static void *watch_main(void *arg)
 {
 	peerop_peerset *s = arg;
-	file_sig last, now;
-	int ifd = s->inotify_fd, wd = s->inotify_wd, pending = 1, warned = 0;
+	file_sig last, now, candidate;
+	int ifd = s->inotify_fd, wd = s->inotify_wd, pending = 1, settled = 0, warned = 0;
 	uint64_t first_event = 0, last_event = 0, next_poll;
 
 	/* The watch is in place since peerop_peerset_watch(); a change between
-	 * the first load and then would be missed without this first look. */
-	first_event = last_event = peerop__now_ms() - DEBOUNCE_MAX_MS;
+	 * the first load and then would be missed without this first look. It
+	 * is taken as an unsettled change: a writer busy right now gets to close
+	 * the file first (or DEBOUNCE_MAX_MS pass). */
+	first_event = last_event = peerop__now_ms();
 	signature(&last, s->file);
+	candidate = last;
 	next_poll = peerop__now_ms() + s->poll_ms;
 	for (;;) {
 		struct pollfd pfd[2];
@@ -119,7 +131,7 @@ static void *watch_main(void *arg)
 			}
 		}
 		if (pending) {
-			uint64_t due = last_event + DEBOUNCE_MS;
+			uint64_t due = settled ? last_event + DEBOUNCE_MS : first_event + DEBOUNCE_MAX_MS;
 			if (due > first_event + DEBOUNCE_MAX_MS)
 				due = first_event + DEBOUNCE_MAX_MS;
 			timeout = due > t ? (int)(due - t) : 0;
@@ -139,30 +151,41 @@ static void *watch_main(void *arg)
 			break;
 		t = peerop__now_ms();
 		if (nfds == 2 && pfd[1].revents) {
-			if (drain(ifd)) {
+			int done = 0;
+			if (drain(ifd, &done)) {
 				inotify_rm_watch(ifd, wd);
 				wd = -1;
+				done = 1;
 			}
-			if (!pending)
+			if (!pending) {
 				first_event = t;
+				settled = 0;
+			}
+			settled |= done;
 			pending = 1;
 			last_event = t;
 			continue;
 		}
 		if (pending) {
-			if (t < last_event + DEBOUNCE_MS && t < first_event + DEBOUNCE_MAX_MS)
+			if (t < first_event + DEBOUNCE_MAX_MS && (!settled || t < last_event + DEBOUNCE_MS))
 				continue;
 			pending = 0;
 			signature(&last, s->file);
+			candidate = last;
 			peerop__peerset_reload(s, 1);
 			continue;
 		}
 		if (t >= next_poll) {
 			next_poll = t + s->poll_ms;
 			signature(&now, s->file);
-			if (!same_sig(&now, &last)) {
+			if (same_sig(&now, &last)) {
+				candidate = now;
+			} else if (same_sig(&now, &candidate)) {
+				/* changed, and unchanged since the previous poll: read it */
 				last = now;
 				peerop__peerset_reload(s, 1);
+			} else {
+				candidate = now;
 			}
 		}
 	}

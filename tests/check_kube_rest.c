@@ -4,11 +4,14 @@
  * and stalled replies, and a client shared between threads. */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "kube_internal.h"
@@ -659,12 +662,21 @@ END_TEST
 
 START_TEST(test_connection_refused)
 {
-	/* a port that was just free: bind, note it, close */
-	kt_raw *raw = kt_raw_start("");
+	/* a port bound but never listening: connections are refused, and no
+	 * other test can take the port meanwhile (as it could a closed one) */
+	struct sockaddr_in sa;
+	socklen_t salen = sizeof(sa);
 	char url[64];
-	snprintf(url, sizeof(url), "https://127.0.0.1:%d", kt_raw_port(raw));
-	kt_raw_stop(raw);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &salen), 0);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d", ntohs(sa.sin_port));
 	expect_url_fails(url, 2, PEEROP_ECONNECT);
+	close(fd);
 }
 END_TEST
 

@@ -3,6 +3,9 @@
  * the last good set when the file goes bad. */
 #include "config.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -248,6 +251,48 @@ START_TEST(test_reload_in_place_polling)
 }
 END_TEST
 
+/* A writer descheduled between truncating the file and writing it: the
+ * empty file in between must not be loaded or reported. With inotify a
+ * bare truncation waits for the writer's close; polling waits until the
+ * file has stayed the same for one more poll (so a pause shorter than the
+ * poll interval is covered). */
+static void paused_writer(int poll_only, unsigned pause_ms)
+{
+	char *dir = th_tmpdir(), *path = th_path(dir, "peers.json");
+	watch_ctx w = { 0 };
+	peerop_peerset *s;
+	int fd;
+
+	th_log_capture_start(PEEROP_LOG_INFO);
+	ck_assert_int_eq(th_write_str(path, file2), 0);
+	s = new_set(path, poll_only, &w);
+	ck_assert_int_eq(peerop_peerset_watch(s), 0);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	th_sleep_ms(pause_ms);
+	ck_assert_int_eq(write(fd, file3, strlen(file3)), (ssize_t)strlen(file3));
+	close(fd);
+	ck_assert(TH_WAIT_UNTIL(snapshot_count(s, "c") == 1, 20000));
+	ck_assert_int_eq(th_log_count("Peers file not loaded"), 0);
+	ck_assert_uint_eq(snapshot_count(s, NULL), 3);
+	peerop_peerset_free(s);
+	th_log_capture_stop();
+	free(path);
+	th_tmpdir_remove(dir);
+}
+
+START_TEST(test_paused_writer_inotify)
+{
+	paused_writer(0, 300);
+}
+END_TEST
+
+START_TEST(test_paused_writer_polling)
+{
+	paused_writer(1, 40);
+}
+END_TEST
+
 /* Lay out a directory the way the kubelet does for a ConfigMap volume:
  *   peers.json -> ..data/peers.json, ..data -> ..<ts>/, ..<ts>/peers.json
  * and update it the same way: a new timestamped dir, a new ..data_tmp
@@ -424,6 +469,8 @@ static Suite *peerset_suite(void)
 	tcase_add_test(tc, test_reload_in_place_inotify);
 	tcase_add_test(tc, test_reload_in_place_polling);
 	tcase_add_test(tc, test_reload_configmap_swap);
+	tcase_add_test(tc, test_paused_writer_inotify);
+	tcase_add_test(tc, test_paused_writer_polling);
 	tcase_add_test(tc, test_bad_files_keep_last_good);
 	tcase_add_test(tc, test_static_and_dns);
 	suite_add_tcase(s, tc);

@@ -3,7 +3,10 @@
  * back, never pinging oneself, connections kept alive between rounds. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -176,16 +179,27 @@ START_TEST(test_bad_peers)
 	peerop_pinger *p;
 	peerop_pinger_stats st;
 	unsigned int closed_port;
+	int closed_fd;
 	size_t i;
 
 	memset(&c, 0, sizeof(c));
 	pthread_mutex_init(&c.lock, NULL);
 	th_log_capture_start(PEEROP_LOG_INFO);
-	/* a port nobody listens on: bind and close */
+	/* A port nobody listens on. Bound but never listening, so connections
+	 * are refused and nothing else (another server of this test, another
+	 * test running in parallel) can take the port meanwhile, as could
+	 * happen to a port bound and closed. */
 	{
-		pt_server *tmp = pt_server_start(PT_PONG, "x");
-		closed_port = pt_server_port(tmp);
-		pt_server_stop(tmp);
+		struct sockaddr_in sa;
+		socklen_t salen = sizeof(sa);
+		memset(&sa, 0, sizeof(sa));
+		sa.sin_family = AF_INET;
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		closed_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(closed_fd, 0);
+		ck_assert_int_eq(bind(closed_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		ck_assert_int_eq(getsockname(closed_fd, (struct sockaddr *)&sa, &salen), 0);
+		closed_port = ntohs(sa.sin_port);
 	}
 	peerop__buf_puts(&file, "{\"peers\":[");
 	for (i = 0; i < PEEROP__ARRAY_SIZE(cases); i++) {
@@ -262,6 +276,7 @@ START_TEST(test_bad_peers)
 	peerop_peerset_free(set);
 	for (i = 0; i < PEEROP__ARRAY_SIZE(cases); i++)
 		pt_server_stop(srv[i]);
+	close(closed_fd);
 	th_log_capture_stop();
 	peerop__buf_dispose(&file);
 	free(path);
