@@ -331,6 +331,18 @@ void dc_api_watch(dc_req *rq, dc_resp *rs, const dc_target *t0)
 		dc_resp_error(rs, 400, "BadRequest", "timeoutSeconds: Invalid value: \"%s\"", to);
 		return;
 	}
+	switch (dc_faults_streaming_lists(rq->srv)) {
+	case 1: /* a server from before streaming lists refuses the parameters */
+		if (match && *match) {
+			dc_resp_error(rs, 422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: "
+				"Forbidden: resourceVersionMatch is forbidden for watch");
+			return;
+		}
+		break;
+	case 2: /* ...or does not know them */
+		sie = match = NULL;
+		break;
+	}
 	if (sie && *sie && (!match || strcmp(match, "NotOlderThan"))) {
 		dc_resp_error(rs, 422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: "
 			"Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan");

@@ -570,6 +570,7 @@ struct dc_faults {
 	dc_corrupt corrupt;       /* for the next corrupt_left watch requests */
 	int corrupt_left;
 	size_t corrupt_bytes;     /* size of the oversized event */
+	int no_streaming_lists;   /* 0: served; 1: rejected (422) as by old servers; 2: ignored */
 };
 
 struct dc_server {
@@ -615,6 +616,8 @@ unsigned dc_faults_delay(dc_server *srv);
 void dc_faults_close_watches(dc_store *s);
 /* Take one armed stream corruption for a new watch (DC_CORRUPT_NONE if none). */
 dc_corrupt dc_faults_take_corrupt(dc_server *srv, size_t *bytes);
+/* How watches treat sendInitialEvents now: 0 served, 1 rejected, 2 ignored. */
+int dc_faults_streaming_lists(dc_server *srv);
 void dc_faults_stall_watches(dc_store *s, bool on);
 
 #endif /* DEVCLUSTER_H */

@@ -11,6 +11,8 @@
  *   POST /_devcluster/stall-watches?on=true|false  stop/resume sending on watches, kept open
  *   POST /_devcluster/corrupt-watches?mode=truncate|garbage|oversize|empty&count=N[&bytes=B]
  *                                                spoil the next N watch streams (see devcluster.h)
+ *   POST /_devcluster/streaming-lists?mode=on|reject|ignore
+ *                                                act as a server without streaming lists
  *   POST /_devcluster/restart                    restart on the same port and data dir
  *   POST /_devcluster/reset                      clear every fault
  *   GET  /_devcluster/status                     counters, as JSON
@@ -74,6 +76,15 @@ dc_corrupt dc_faults_take_corrupt(dc_server *srv, size_t *bytes)
 	}
 	pthread_mutex_unlock(&srv->faults.mu);
 	return c;
+}
+
+int dc_faults_streaming_lists(dc_server *srv)
+{
+	int m;
+	pthread_mutex_lock(&srv->faults.mu);
+	m = srv->faults.no_streaming_lists;
+	pthread_mutex_unlock(&srv->faults.mu);
+	return m;
 }
 
 unsigned dc_faults_delay(dc_server *srv)
@@ -185,6 +196,17 @@ void dc_faults_handle(dc_req *rq, dc_resp *rs)
 		srv->faults.corrupt_bytes = num(rq, "bytes", &b, (uint64_t)256 << 20) ? (size_t)b : (size_t)17 << 20;
 		pthread_mutex_unlock(&srv->faults.mu);
 		ok(rs, 200, "armed");
+	} else if (!strcmp(what, "streaming-lists")) {
+		const char *mode = dc_req_query(rq, "mode");
+		int m = !mode ? -1 : !strcmp(mode, "on") ? 0 : !strcmp(mode, "reject") ? 1 : !strcmp(mode, "ignore") ? 2 : -1;
+		if (m < 0) {
+			dc_resp_error(rs, 400, "BadRequest", "streaming-lists needs mode=on|reject|ignore");
+			return;
+		}
+		pthread_mutex_lock(&srv->faults.mu);
+		srv->faults.no_streaming_lists = m;
+		pthread_mutex_unlock(&srv->faults.mu);
+		ok(rs, 200, "ok");
 	} else if (!strcmp(what, "restart")) {
 		/* done after this reply is sent: see on_completed in server.c */
 		ok(rs, 202, "restarting");
@@ -195,6 +217,7 @@ void dc_faults_handle(dc_req *rq, dc_resp *rs)
 		srv->faults.delay_ms = 0;
 		srv->faults.corrupt_left = 0;
 		srv->faults.corrupt = DC_CORRUPT_NONE;
+		srv->faults.no_streaming_lists = 0;
 		pthread_mutex_unlock(&srv->faults.mu);
 		dc_faults_stall_watches(srv->store, false);
 		ok(rs, 200, "reset");

@@ -226,6 +226,11 @@ typedef struct peerop__kube_stream_opts {
 	const int *stop;
 	/* No byte for this long: PEEROP_ETIMEOUT. 0: no idle timeout. */
 	unsigned int idle_timeout_ms;
+	/* If not NULL, read (atomically) instead of idle_timeout_ms each time the
+	 * stream wakes: lets the caller shorten or lengthen the idle timeout as
+	 * the stream goes (a watch is stricter during a streaming list's
+	 * initial events than afterwards). */
+	const unsigned int *idle_timeout_live;
 	/* If not NULL, receives the reply's Retry-After in milliseconds (0 when
 	 * it had none), so the caller can honour it for 429 and 504. */
 	unsigned int *retry_after_ms;

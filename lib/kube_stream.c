@@ -105,6 +105,7 @@ static int stream_once(peerop_kube_client *c, const char *url, const peerop__kub
 	s.last_byte_ms = t0;
 	while (running) {
 		CURLMsg *msg;
+		unsigned int idle;
 		int left;
 		if (curl_multi_perform(multi, &running) != CURLM_OK) {
 			rc = peerop__error_set(PEEROP_ERROR, "GET %s: libcurl multi failure", url);
@@ -119,8 +120,9 @@ static int stream_once(peerop_kube_client *c, const char *url, const peerop__kub
 			rc = peerop__error_set(PEEROP_ECANCELED, "GET %s: stream stopped", url);
 			break;
 		}
-		if (o->idle_timeout_ms && peerop__now_ms() - s.last_byte_ms >= o->idle_timeout_ms) {
-			rc = peerop__error_set(PEEROP_ETIMEOUT, "GET %s: no data for %u ms", url, o->idle_timeout_ms);
+		idle = o->idle_timeout_live ? __atomic_load_n(o->idle_timeout_live, __ATOMIC_RELAXED) : o->idle_timeout_ms;
+		if (idle && peerop__now_ms() - s.last_byte_ms >= idle) {
+			rc = peerop__error_set(PEEROP_ETIMEOUT, "GET %s: no data for %u ms", url, idle);
 			break;
 		}
 		curl_multi_poll(multi, NULL, 0, STREAM_TICK_MS, NULL);

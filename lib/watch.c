@@ -64,7 +64,12 @@ struct peerop_watch {
 	uint64_t last_error_ms;
 	int consecutive_gone;
 	unsigned int retry_after_ms; /* of the last failed request */
+	unsigned int idle_ms;        /* the stream's idle timeout now (read by the stream) */
 };
+
+/* A server streams a list's initial events without pause; silence before the
+ * end bookmark means it ignored sendInitialEvents (or is stuck). */
+#define INITIAL_IDLE_MS 5000u
 
 static int stopped(const peerop_watch *w)
 {
@@ -314,6 +319,7 @@ static int on_raw_event(peerop__watch_raw_type type, json_t *obj, void *arg)
 			w->in_initial = 0;
 			w->stream_supported = 1;
 			w->stream_failures = 0;
+			__atomic_store_n(&w->idle_ms, w->opts.idle_timeout_ms, __ATOMIC_RELAXED);
 			if ((rc = sweep(w)) != 0)
 				return rc;
 			set_rv(w, rv);
@@ -418,7 +424,9 @@ static int run_stream(peerop_watch *w, session_mode mode)
 	so.on_data = on_stream_data;
 	so.payload = w;
 	so.stop = &w->stop;
-	so.idle_timeout_ms = w->opts.idle_timeout_ms;
+	__atomic_store_n(&w->idle_ms, w->in_initial && w->opts.idle_timeout_ms > INITIAL_IDLE_MS
+		? INITIAL_IDLE_MS : w->opts.idle_timeout_ms, __ATOMIC_RELAXED);
+	so.idle_timeout_live = &w->idle_ms;
 	so.retry_after_ms = &w->retry_after_ms;
 	rc = peerop__kube_stream(w->client, path.ptr, &so);
 	if (rc == 0)
@@ -624,8 +632,11 @@ static void *thread_main(void *arg)
 			/* The streaming list did not reach its end: fall back to LIST
 			 * if the server plainly does not support it, or if it never
 			 * worked and failed twice; otherwise retry after a backoff. */
+			/* Events then silence, with no end bookmark: the server ignored
+			 * sendInitialEvents and sent a plain watch's synthetic ADDEDs. */
+			int ignored = rc == PEEROP_ETIMEOUT && w->session_events > 0;
 			if (w->opts.initial == PEEROP_WATCH_INITIAL_AUTO && w->stream_supported != 1 &&
-			    (is_unsupported_reply(rc) || ++w->stream_failures >= 2)) {
+			    (ignored || is_unsupported_reply(rc) || ++w->stream_failures >= 2)) {
 				peerop__info("watch", "%s: streaming list unavailable (%s); using LIST+WATCH",
 					w->resource, rc ? peerop_error_last()->message : "no end bookmark");
 				w->stream_supported = 0;

@@ -73,6 +73,44 @@ START_TEST(test_auto_initial)
 }
 END_TEST
 
+/* A server without streaming lists: AUTO falls back to LIST+WATCH whether
+ * the server rejects the parameters or ignores them. */
+static void no_streaming(const char *mode)
+{
+	env *e = env_start(NULL, false);
+	model m;
+	peerop_watch *w;
+	peerop_watch_stats st;
+	char path[96];
+
+	model_init(&m);
+	put_cm(e, "before", "1");
+	snprintf(path, sizeof(path), "/_devcluster/streaming-lists?mode=%s", mode);
+	admin(e, path);
+	w = start_watch(e, &m, PEEROP_WATCH_INITIAL_AUTO, NULL);
+	ck_assert(TH_WAIT_UNTIL(peerop_watch_has_synced(w), 15000));
+	put_cm(e, "after", "1");
+	del_cm(e, "before");
+	assert_converges(&m, e, 10000);
+	peerop_watch_get_stats(w, &st);
+	ck_assert_uint_ge(st.lists, 1);
+	stop_watch(w, &m);
+	model_dispose(&m);
+	env_stop(e);
+}
+
+START_TEST(test_fallback_when_rejected)
+{
+	no_streaming("reject");
+}
+END_TEST
+
+START_TEST(test_fallback_when_ignored)
+{
+	no_streaming("ignore");
+}
+END_TEST
+
 /* Objects deleted and changed while the watch was away come as DELETED and
  * MODIFIED after the 410 relist; unchanged ones produce nothing. */
 static void relist_diff(peerop_watch_initial initial)
@@ -404,6 +442,8 @@ Suite *suite(void)
 	tcase_add_test(tc, test_list_then_watch);
 	tcase_add_test(tc, test_streaming_list);
 	tcase_add_test(tc, test_auto_initial);
+	tcase_add_test(tc, test_fallback_when_rejected);
+	tcase_add_test(tc, test_fallback_when_ignored);
 	tcase_add_test(tc, test_relist_diff_list);
 	tcase_add_test(tc, test_relist_diff_stream);
 	tcase_add_test(tc, test_idle_timeout);
