@@ -363,12 +363,27 @@ static bool parse_delopts_body(dc_req *rq, dc_resp *rs, delopts *o)
 		return false;
 	if (rq->body_len > 0) {
 		json_error_t jerr;
-		o->body = json_loadb(rq->body, rq->body_len, 0, &jerr);
+		const char *ct = rq->content_type ? rq->content_type : "";
+		while (*ct == ' ')
+			ct++;
+		if (!strncasecmp(ct, "application/vnd.kubernetes.protobuf", 35)) {
+			/* typed clients (helm's release storage) send it in protobuf */
+			char *err = NULL;
+			int code = dc_protobuf_decode(rq->body, rq->body_len, &o->body, &err);
+			if (code) {
+				dc_resp_error(rs, code, NULL, "the DeleteOptions in the body could not be decoded: %s",
+					err ? err : "malformed");
+				free(err);
+				return false;
+			}
+		} else {
+			o->body = json_loadb(rq->body, rq->body_len, 0, &jerr);
+		}
 		if (!json_is_object(o->body)) {
 			json_decref(o->body);
 			o->body = NULL;
 			dc_resp_error(rs, 400, "BadRequest", "the DeleteOptions in the body could not be decoded: %s",
-				jerr.text);
+				o->body ? "not an object" : jerr.text);
 			return false;
 		}
 		o->policy = json_string_value(json_object_get(o->body, "propagationPolicy"));

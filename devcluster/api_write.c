@@ -17,19 +17,37 @@ static bool media_is(const char *ct, const char *want)
 	return ct && !strncasecmp(ct, want, n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-/* The body of a create or update: JSON only in part 1 (YAML and protobuf
- * bodies get 415). Replies and returns NULL on failure. */
+/* The body of a create or update: JSON, YAML, or the protobuf encoding of
+ * the kinds typed clients send (protobuf.c). Replies and returns NULL on
+ * failure. */
 static json_t *parse_body(dc_req *rq, dc_resp *rs)
 {
 	json_error_t jerr;
-	json_t *o;
-	if (rq->content_type && *rq->content_type && !media_is(rq->content_type, "application/json") &&
+	json_t *o = NULL;
+	char *err = NULL;
+	if (media_is(rq->content_type, "application/vnd.kubernetes.protobuf")) {
+		int code = dc_protobuf_decode(rq->body ? rq->body : "", rq->body_len, &o, &err);
+		if (code) {
+			dc_resp_error(rs, code, NULL, "%s", err ? err : "the protobuf body could not be decoded");
+			free(err);
+			return NULL;
+		}
+	} else if (media_is(rq->content_type, "application/yaml")) {
+		o = dc_yaml_decode(rq->body, rq->body_len, &err);
+		if (!o) {
+			dc_resp_error(rs, 400, "BadRequest", "the body of the request could not be decoded: %s", err ? err : "");
+			free(err);
+			return NULL;
+		}
+	} else if (rq->content_type && *rq->content_type && !media_is(rq->content_type, "application/json") &&
 	    !media_is(rq->content_type, "*/*")) {
 		dc_resp_error(rs, 415, "UnsupportedMediaType",
-			"the body of the request was in an unknown format - accepted media types include: application/json");
+			"the body of the request was in an unknown format - accepted media types include: application/json, "
+			"application/yaml, application/vnd.kubernetes.protobuf");
 		return NULL;
+	} else {
+		o = json_loadb(rq->body ? rq->body : "", rq->body_len, 0, &jerr);
 	}
-	o = json_loadb(rq->body ? rq->body : "", rq->body_len, 0, &jerr);
 	if (!o) {
 		dc_resp_error(rs, 400, "BadRequest", "the body of the request could not be decoded: %s (line %d, column %d)",
 			jerr.text, jerr.line, jerr.column);
@@ -219,9 +237,12 @@ void dc_update_locked(dc_req *rq, dc_resp *rs, const dc_rtype *rt, dc_entry *e,
 		goto out_old;
 	}
 	if (status_only) {
-		/* a status write changes only .status */
+		/* a status write changes only .status (and, from server-side
+		 * apply, the managedFields it computed) */
 		nw = json_deep_copy(old);
 		copy_field(nw, in, "status");
+		if (rq->managed_done)
+			copy_field(dc_json_meta(nw), json_object_get(in, "metadata"), "managedFields");
 	} else {
 		nw = json_deep_copy(in);
 		if (rt->flags & DC_RT_STATUS)
@@ -256,6 +277,16 @@ void dc_update_locked(dc_req *rq, dc_resp *rs, const dc_rtype *rt, dc_entry *e,
 		json_object_set_new(nm, "generation", json_integer(g ? g : 1));
 		json_decref(a);
 		json_decref(b);
+	}
+	if (!rq->managed_done) {
+		char *err = NULL;
+		int code = dc_managed_update(rq, rt, nw, old, status_only ? "status" : scale_reply ? "scale" : "", &err);
+		if (code) {
+			dc_resp_error(rs, code, NULL, "%s", err ? err : "invalid managedFields");
+			free(err);
+			goto out_nw;
+		}
+		nm = dc_json_meta(nw);
 	}
 	/* a write that changes nothing is not a new revision */
 	json_object_del(nm, "resourceVersion");
@@ -420,6 +451,15 @@ void dc_create_locked(dc_req *rq, dc_resp *rs, const dc_target *tp, json_t *in, 
 		rt->coll->storage_type->defaults(in);
 	if (!admitted(rq, rt, in, NULL, false, rs))
 		goto out;
+	if (!rq->managed_done) {
+		char *err = NULL;
+		int code = dc_managed_update(rq, rt, in, NULL, "", &err);
+		if (code) {
+			dc_resp_error(rs, code, NULL, "%s", err ? err : "invalid managedFields");
+			free(err);
+			goto out;
+		}
+	}
 	if (rt->coll->on_commit == dc_crd_on_commit) {
 		char *msg = dc_crd_validate(s, in, NULL);
 		if (msg) {
@@ -534,10 +574,18 @@ void dc_api_patch(dc_req *rq, dc_resp *rs, const dc_target *t0)
 		free(err);
 		return;
 	}
+	if (pt->apply && dc_req_query(rq, "force")) {
+		dc_resp_status(rs, dc_status(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: force: "
+			"Forbidden: may not be specified for non-apply patch", NULL, "meta.k8s.io", "PatchOptions"));
+		return;
+	}
 	if (!dc_target_lock(s, &t, rs))
 		return;
-	/* Part 2: server-side apply creates a missing object; it will branch
-	 * here to dc_create_locked() with the patch applied to {}. */
+	if (!pt->apply) {
+		/* server-side apply creates a missing object */
+		dc_apply_locked(rq, rs, &t, dc_coll_get(t.rt->coll, t.rt->namespaced ? t.ns : "", t.name), dry);
+		goto out;
+	}
 	if (!(e = find_or_404(s, &t, rs)))
 		goto out;
 	cur = dc_obj_parse(e->obj);
@@ -548,9 +596,15 @@ void dc_api_patch(dc_req *rq, dc_resp *rs, const dc_target *t0)
 	ctx.exists = true;
 	code = dc_patch_apply(&patched, pt, target, rq->body, rq->body_len, &ctx, &err);
 	if (code) {
-		if (code == 422)
-			dc_resp_status(rs, dc_status(422, "Invalid", err, t.name, t.rt->group, t.rt->kind));
-		else
+		if (code == 422) {
+			/* as the real server: a generic 422 with the reason as a cause
+			 * (kubectl prints "The request is invalid: <reason>") */
+			json_t *st = dc_status(422, "Invalid", "the server rejected our request due to an error in our request",
+				NULL, NULL, NULL);
+			json_object_set_new(st, "details", json_pack("{s:[{s:s,s:s}]}", "causes", "reason",
+				"UnexpectedServerResponse", "message", err ? err : "invalid patch"));
+			dc_resp_status(rs, st);
+		} else
 			dc_resp_error(rs, code, NULL, "%s", err ? err : "invalid patch");
 		goto out;
 	}

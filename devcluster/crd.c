@@ -90,8 +90,18 @@ static void register_types(dc_store *s, const json_t *crd)
 		if (json_object_get(v, "additionalPrinterColumns"))
 			rt->printer_columns = json_deep_copy(json_object_get(v, "additionalPrinterColumns"));
 		if (dc_json_path(v, "schema.openAPIV3Schema")) {
+			json_t *props;
 			rt->schema = json_deep_copy(dc_json_path(v, "schema.openAPIV3Schema"));
 			rt->admit = dc_schema_admit;
+			/* metadata is an ObjectMeta whatever the CRD says (the real
+			 * server decodes it so): field ownership splits it that way */
+			props = json_object_get(rt->schema, "properties");
+			if (!json_is_object(props)) {
+				props = json_object();
+				json_object_set_new(rt->schema, "properties", props);
+			}
+			json_object_set_new(props, "metadata", json_pack("{s:s}", "$ref",
+				"#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"));
 		}
 		if (!rt->group || !rt->version || !rt->plural || !rt->singular || !rt->kind) {
 			dc_rtype_free(rt);

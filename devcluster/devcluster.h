@@ -23,8 +23,13 @@
  *                (built-in columns) and jsonpath.c (CRD printer columns)
  *   schemas.c    OpenAPI schemas of the types (builtin-schemas.yaml, CRDs)
  *   schema.c     CRD structural schemas: pruning, defaulting, validation
+ *   smp.c        strategic merge patch (built-in types)
+ *   apply.c      server-side apply, with managed_fields.c (field sets,
+ *                metadata.managedFields)
  *   openapi.c    /openapi/v2 and /openapi/v3 documents
  *   yaml_body.c  YAML request bodies (server-side apply) to JSON
+ *   protobuf.c   protobuf request bodies of the typed clients, with
+ *                pb_types.c (message descriptors)
  *   tls.c        CA and serving certificate generation (OpenSSL)
  *   server.c     libmicrohttpd glue, routing, auth, kubeconfig
  *   faults.c     the fault-injection admin API under /_devcluster/
@@ -114,7 +119,7 @@ typedef struct dc_store dc_store;
 
 /*
  * A served resource: one (group, version, plural). Every fact about a type
- * lives here, so discovery, OpenAPI, Table output and short names (part 2)
+ * lives here, so discovery, OpenAPI, Table output and short names
  * read this table instead of special cases. Versions of one resource share
  * one storage collection (coll); objects are stored in the storage version
  * and converted on the way in and out.
@@ -319,8 +324,9 @@ typedef int (*dc_patch_fn)(json_t **out, const json_t *target, const json_t *pat
 	const dc_patch_ctx *ctx, char **err);
 /* Decode a patch body; NULL decode means JSON. NULL and *err on failure. */
 typedef json_t *(*dc_patch_decode_fn)(const char *body, size_t len, char **err);
-/* One row per PATCH Content-Type. Part 2 adds strategic merge patch and
- * server-side apply (application/apply-patch+yaml, with a YAML decoder). */
+/* One row per PATCH Content-Type. Server-side apply's row has apply ==
+ * NULL: it is not a function of the document alone (it creates, records
+ * managers, reports conflicts), so dc_api_patch hands it to apply.c. */
 typedef struct dc_patch_type {
 	const char *media_type;
 	dc_patch_fn apply;
@@ -336,6 +342,9 @@ int dc_patch_apply(json_t **out, const dc_patch_type *pt, const json_t *target,
 /* The 415 message listing the supported patch types (malloc'd). */
 char *dc_patch_unsupported_message(void);
 json_t *dc_merge_patch(const json_t *target, const json_t *patch); /* RFC 7386 */
+/* smp.c: strategic merge patch of target (served form) for type rt; 0 and
+ * *out, or 400/415/422 with *err. Custom resources get 415. */
+int dc_smp_apply(json_t **out, const json_t *target, const json_t *patch, const dc_rtype *rt, char **err);
 int dc_json_patch(json_t **out, const json_t *target, const json_t *ops, char **err);
 
 /* ------------------------------------------------------------ status.c */
@@ -360,6 +369,7 @@ typedef struct dc_req {
 	const char *accept;
 	char *body;
 	size_t body_len;
+	bool managed_done;        /* managedFields already computed (server-side apply) */
 } dc_req;
 
 /* The reply. Either a body or a streaming reader (watches). */
@@ -373,6 +383,7 @@ typedef struct dc_resp {
 } dc_resp;
 
 const char *dc_req_query(const dc_req *rq, const char *key);
+const char *dc_req_header(const dc_req *rq, const char *name);
 void dc_resp_json(dc_resp *rs, int code, json_t *body);       /* steals body */
 void dc_resp_raw(dc_resp *rs, int code, char *body, size_t len); /* steals body */
 void dc_resp_error(dc_resp *rs, int code, const char *reason, const char *fmt, ...) PEEROP_FORMAT(4, 5);
@@ -411,8 +422,8 @@ void dc_api_create(dc_req *rq, dc_resp *rs, const dc_target *t);
 void dc_api_update(dc_req *rq, dc_resp *rs, const dc_target *t);
 void dc_api_patch(dc_req *rq, dc_resp *rs, const dc_target *t);
 /* The write paths, with the store locked (t locked by dc_target_lock);
- * in is the object in storage form (borrowed). They reply. Part 2's
- * server-side apply calls them after computing the applied object. */
+ * in is the object in storage form (borrowed). They reply. Server-side
+ * apply calls them after computing the applied object (rq->managed_done). */
 void dc_create_locked(dc_req *rq, dc_resp *rs, const dc_target *t, json_t *in, int dry);
 /* status_only: a status subresource write; scale_reply: answer with a Scale. */
 void dc_update_locked(dc_req *rq, dc_resp *rs, const dc_rtype *rt, dc_entry *e,
@@ -521,6 +532,78 @@ void dc_schemas_add_referenced(json_t *components, const json_t *from);
 /* The admission hook of CRD types: prune, default and validate obj against
  * rt's structural schema (see schema.c for what is supported). */
 json_t *dc_schema_admit(const dc_rtype *rt, json_t *obj, const json_t *old, unsigned flags);
+
+/* ------------------------------------------------------------ smp.c, apply.c */
+/* Server-side apply of rq's body to t's object (e, or NULL: create it).
+ * Store locked (t locked by dc_target_lock); replies. */
+void dc_apply_locked(dc_req *rq, dc_resp *rs, const dc_target *t, dc_entry *e, int dry);
+
+/* ------------------------------------------------------------ managed_fields.c */
+/* Field sets in their fieldsV1 form (see managed_fields.c). Results are
+ * new references; arguments borrowed and NULL-safe. */
+bool dc_fs_empty(const json_t *s);
+json_t *dc_fs_union(const json_t *a, const json_t *b);
+json_t *dc_fs_diff(const json_t *a, const json_t *b);
+json_t *dc_fs_intersect(const json_t *a, const json_t *b);
+/* The fields of obj, as an Apply owns them. */
+json_t *dc_fs_from_object(const json_t *obj, const json_t *schema);
+/* What changed from old to nw. cr: unstructured, every new node is a member. */
+void dc_fs_compare(const json_t *old, const json_t *nw, const json_t *schema, bool cr,
+	json_t **added, json_t **modified, json_t **removed);
+/* Remove from x the members of rm, keeping what keep still covers. */
+void dc_fs_remove(json_t *x, const json_t *rm, const json_t *keep, const json_t *schema);
+/* Member paths as the real server prints them: .spec.containers[name="a"].image */
+json_t *dc_fs_paths(const json_t *s);
+/* The part of obj that managers own (no apiVersion/kind/server metadata;
+ * status or not, by subresource "" / "status" / "scale"). */
+json_t *dc_fs_tracked(const dc_rtype *rt, const json_t *obj, const char *subresource);
+typedef enum dc_ltype { DC_LT_ATOMIC, DC_LT_SET, DC_LT_MAP } dc_ltype;
+/* How a list schema splits: keys borrowed, or *own (to free) when made up. */
+dc_ltype dc_list_type(const json_t *s, const json_t **keys, json_t **own);
+bool dc_map_atomic(const json_t *s);
+/* The path element ("k:{...}", "v:...", "i:N") of item i of list x. */
+char *dc_fs_item_pe(const json_t *x, size_t i, const json_t *s);
+char *dc_fs_item_key(const json_t *item, const json_t *keys, const json_t *item_schema);
+/* managedFields entries (a JSON array) */
+json_t *dc_mf_find(json_t *entries, const char *manager, const char *operation, const char *sub);
+/* Set (or, for an empty set, remove) an entry; steals set; keeps the
+ * entry (and its time) as it is when the set did not change. */
+void dc_mf_set(json_t *entries, const char *manager, const char *operation, const char *sub,
+	const char *api_version, json_t *set);
+bool dc_mf_valid(const json_t *entries, char **err);
+/* fieldManager, else the User-Agent's product name, as the real server. */
+const char *dc_field_manager(const dc_req *rq, char *buf, size_t size);
+/* Record an ordinary write (create: old NULL) of nw by rq's manager in
+ * nw's metadata.managedFields. 0, or 400 with *err (bad managedFields). */
+int dc_managed_update(const dc_req *rq, const dc_rtype *rt, json_t *nw, const json_t *old,
+	const char *subresource, char **err);
+
+/* ------------------------------------------------------------ protobuf.c */
+typedef enum dc_pb_kind {
+	DC_PB_STRING, DC_PB_BYTES, DC_PB_INT, DC_PB_BOOL, DC_PB_MSG, DC_PB_TIME,
+	DC_PB_RAWJSON,   /* {1: raw JSON} (FieldsV1, RawExtension) */
+	DC_PB_INTORSTR,  /* intstr.IntOrString */
+	DC_PB_MAP_SS, DC_PB_MAP_SB, DC_PB_MAP_SQ  /* map<string, string|bytes|Quantity> */
+} dc_pb_kind;
+#define DC_PB_REPEATED 1u
+#define DC_PB_KEEP 2u      /* a Go pointer: present means set, even to zero */
+typedef struct dc_pb_msg dc_pb_msg;
+typedef struct dc_pb_field {
+	unsigned num;
+	const char *json;
+	dc_pb_kind kind;
+	unsigned flags;
+	const dc_pb_msg *msg;
+} dc_pb_field;
+struct dc_pb_msg {
+	const char *name;
+	const dc_pb_field *fields;   /* ends with json == NULL */
+};
+/* pb_types.c: the descriptor of a kind, or NULL. */
+const dc_pb_msg *dc_pb_find(const char *api_version, const char *kind);
+/* A Kubernetes protobuf body (envelope + message) as JSON: 0 and *out, or
+ * 400 (malformed) / 415 (a kind or field not decoded here) with *err. */
+int dc_protobuf_decode(const char *body, size_t len, json_t **out, char **err);
 
 /* ------------------------------------------------------------ openapi.c */
 /* Answer /openapi/v2 and /openapi/v3[/...]; false for other paths. */

@@ -1,6 +1,6 @@
 /* patch.c: JSON merge patch (RFC 7386), JSON patch (RFC 6902) and the
- * table that maps a PATCH Content-Type to its implementation. Part 2 adds
- * strategic merge patch and server-side apply as rows of dc_patch_types. */
+ * table that maps a PATCH Content-Type to its implementation: these two,
+ * strategic merge patch (smp.c) and server-side apply (apply.c). */
 #include "devcluster.h"
 
 #include <errno.h>
@@ -278,9 +278,17 @@ static int json_patch_fn(json_t **out, const json_t *target, const json_t *patch
 	return dc_json_patch(out, target, patch, err);
 }
 
+static int smp_fn(json_t **out, const json_t *target, const json_t *patch,
+	const dc_patch_ctx *ctx, char **err)
+{
+	return dc_smp_apply(out, target, patch, ctx->rt, err);
+}
+
 const dc_patch_type dc_patch_types[] = {
 	{ "application/merge-patch+json", merge_patch_fn, NULL },
 	{ "application/json-patch+json", json_patch_fn, NULL },
+	{ "application/strategic-merge-patch+json", smp_fn, NULL },
+	{ "application/apply-patch+yaml", NULL, NULL },
 	{ NULL, NULL, NULL }
 };
 

@@ -4,7 +4,7 @@
  * plural, singular, kind, scope, subresources, short names, categories and
  * the extra field selectors it supports, plus its behaviour hooks (defaults
  * on create, conversion between storage and served versions). CRDs add rows
- * at run time (crd.c). Part 2 (discovery, OpenAPI, Table output) reads the
+ * at run time (crd.c). Discovery, OpenAPI and Table output read the
  * same rows. */
 #include "devcluster.h"
 

@@ -31,6 +31,11 @@ const char *dc_req_query(const dc_req *rq, const char *key)
 	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+const char *dc_req_header(const dc_req *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];

@@ -283,10 +283,11 @@ START_TEST(test_patch_merge_and_json)
 	p = dct_patch(t, &code, CM "/p", "application/merge-patch+json", body);
 	ck_assert_int_eq(code, 409);
 	json_decref(p);
-	/* unknown patch types: 415 until part 2 adds them */
-	p = dct_patch(t, &code, CM "/p", "application/strategic-merge-patch+json", "{}");
+	/* unknown patch types: 415, naming the supported ones */
+	p = dct_patch(t, &code, CM "/p", "application/x-unknown-patch+json", "{}");
 	ck_assert_int_eq(code, 415);
 	ck_assert_str_eq(dct_reason(p), "UnsupportedMediaType");
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(p, "message")), "application/apply-patch+yaml"));
 	json_decref(p);
 	p = dct_patch(t, &code, CM "/nope", "application/merge-patch+json", "{}");
 	ck_assert_int_eq(code, 404);

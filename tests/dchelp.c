@@ -98,6 +98,8 @@ static CURL *easy(dct *t, const char *path, struct curl_slist **h, const char *t
 		snprintf(acc, sizeof(acc), "Accept: %s", t->accept);
 		*h = curl_slist_append(*h, acc);
 	}
+	if (t->user_agent)
+		curl_easy_setopt(c, CURLOPT_USERAGENT, t->user_agent);
 	return c;
 }
 

@@ -3,7 +3,8 @@
 # project's CRD (charts/peerop/crds/httpservers.peerop.io.yaml): apply -f,
 # api-resources, get (table, -o yaml, -w), client-side apply twice, create -f,
 # schema defaults and validation errors, scale, wait --for=condition=Ready,
-# describe, explain, patch, delete. Asserts on what
+# describe, explain, patch, server-side apply (conflicts, --force-conflicts,
+# field removal), delete. Asserts on what
 # kubectl prints and on its exit codes, with kubectl 1.34 and (when the
 # machine has it) the 1.32 the /usr/bin/kubectl dispatcher picks.
 . "${srcdir:-.}/devcluster-kubectl-lib.sh"
@@ -162,6 +163,68 @@ YAML
 	# custom resources take no strategic merge patch
 	run_fails "$K" patch hs web --type=strategic -p '{"spec":{"port":9000}}'
 	expect err 'UnsupportedMediaType|unknown format|not supported'
+
+	# server-side apply: a new object, then managers and conflicts
+	api_yaml() {
+		cat >"$tmp/api.yaml" <<YAML
+apiVersion: peerop.io/v1alpha1
+kind: HTTPServer
+metadata:
+  name: api
+spec:
+  replicas: $1
+$2
+YAML
+	}
+	api_yaml 1 "  logFormat: json"
+	run "$K" apply -f "$tmp/api.yaml"
+	expect out '^httpserver.peerop.io/api created$'
+	api_yaml 2 "  logFormat: json"
+	# the fields client-side apply set are kubectl-client-side-apply's: a change conflicts
+	run_fails "$K" apply --server-side -f "$tmp/api.yaml"
+	expect err 'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using peerop.io/v1alpha1 at [0-9TZ:-]+: .spec.replicas'
+	expect err 'force-conflicts'
+	run "$K" get hs api -o jsonpath='{.spec.replicas}'
+	expect out '^1$'
+	run "$K" apply --server-side --force-conflicts -f "$tmp/api.yaml"
+	expect out '^httpserver.peerop.io/api serverside-applied$'
+	run "$K" get hs api -o jsonpath='{.spec.replicas}'
+	expect out '^2$'
+	# kubectl then moved client-side apply's fields to its own manager
+	run "$K" apply --server-side -f "$tmp/api.yaml"
+	expect out '^httpserver.peerop.io/api serverside-applied$'
+	run "$K" get hs api -o yaml --show-managed-fields
+	expect out '^    manager: kubectl$'
+	expect out '^    operation: Apply$'
+	expect out '^        f:replicas: \{\}$'
+	# another manager changing kubectl's field conflicts with it
+	api_yaml 3 "  logFormat: json"
+	run_fails "$K" apply --server-side --field-manager=ci -f "$tmp/api.yaml"
+	expect err 'Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas'
+	# a field no longer applied is removed (logFormat falls back to its default)
+	api_yaml 2 ""
+	run "$K" apply --server-side -f "$tmp/api.yaml"
+	run "$K" get hs api -o jsonpath='{.spec.logFormat}'
+	expect out '^text$'
+	# validation applies to server-side apply too
+	api_yaml -5 ""
+	run_fails "$K" apply --server-side -f "$tmp/api.yaml"
+	expect err 'spec.replicas: Invalid value: -5'
+	# a new object
+	cat >"$tmp/new.yaml" <<YAML
+apiVersion: peerop.io/v1alpha1
+kind: HTTPServer
+metadata:
+  name: fresh
+spec:
+  port: 9000
+YAML
+	run "$K" apply --server-side -f "$tmp/new.yaml"
+	expect out '^httpserver.peerop.io/fresh serverside-applied$'
+	run "$K" get hs fresh -o jsonpath='{.spec.port} {.spec.replicas}'
+	expect out '^9000 1$'
+	run "$K" delete hs api fresh
+	expect out '"api" deleted'
 
 	run "$K" delete hs web
 	expect out '^httpserver.peerop.io "web" deleted'
