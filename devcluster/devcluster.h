@@ -317,9 +317,10 @@ typedef struct dc_patch_ctx {
 	const struct dc_rtype *rt;
 	bool exists;
 } dc_patch_ctx;
-/* Apply a patch document to a copy of target (the object as the client
- * sees it, in the served version). 0 and *out (new reference), or an HTTP
- * status (400, 409, 415, 422) with *err a malloc'd message. */
+/* Apply a patch document to target (the object as the client sees it, in
+ * the served version; the caller's working copy, which the patch may change
+ * in place). 0 and *out (new reference), or an HTTP status (400, 409, 415,
+ * 422) with *err a malloc'd message. */
 typedef int (*dc_patch_fn)(json_t **out, const json_t *target, const json_t *patch,
 	const dc_patch_ctx *ctx, char **err);
 /* Decode a patch body; NULL decode means JSON. NULL and *err on failure. */

@@ -243,34 +243,59 @@ static void compare(const json_t *old, const json_t *nw, const json_t *s, bool c
 		(json_object_size(old) || json_object_size(nw));
 	bool lists = (!old || json_is_array(old)) && (!nw || json_is_array(nw)) && granular_list(s) &&
 		(json_array_size(old) || json_array_size(nw));
-	json_t *ca = json_object(), *cm = json_object(), *cr2 = json_object();
+	json_t *ca, *cm, *cr2;
 	*a = *m = *r = NULL;
+	if (!objs && !lists) {
+		/* a leaf: a scalar, an atomic list or map, or an empty one */
+		if (!old && nw)
+			*a = json_object();
+		else if (old && !nw)
+			*r = json_object();
+		else if (old && nw && !json_equal(old, nw))
+			*m = json_object();
+		return;
+	}
+	ca = json_object();
+	cm = json_object();
+	cr2 = json_object();
 	if (objs) {
-		const char *k;
-		json_t *v;
-		json_t *keys = json_object();
-		json_object_foreach((json_t *)old, k, v)
-			json_object_set_new(keys, k, json_true());
-		json_object_foreach((json_t *)nw, k, v)
-			json_object_set_new(keys, k, json_true());
-		json_object_foreach(keys, k, v) {
-			json_t *xa, *xm, *xr;
-			char *pe = NULL;
-			const json_t *cs = dc_schema_prop(s, k);
-			bool entry = !declared(s, k);
-			compare(json_object_get(old, k), json_object_get(nw, k), cs, cr, entry, &xa, &xm, &xr);
-			if (asprintf(&pe, "f:%s", k) >= 0) {
-				if (xa)
-					json_object_set_new(ca, pe, xa);
-				if (xm)
-					json_object_set_new(cm, pe, xm);
-				if (xr)
-					json_object_set_new(cr2, pe, xr);
+		/* every key of old, then the keys only new has: no set of keys to
+		 * build (this runs on every write) */
+		int pass;
+		for (pass = 0; pass < 2; pass++) {
+			const char *k;
+			json_t *v;
+			json_object_foreach((json_t *)(pass ? nw : old), k, v) {
+				json_t *xa, *xm, *xr;
+				char buf[256], *pe = buf, *heap = NULL;
+				size_t kl = strlen(k);
+				if (pass && json_object_get(old, k))
+					continue;
+				compare(json_object_get(old, k), json_object_get(nw, k), dc_schema_prop(s, k), cr,
+					!declared(s, k), &xa, &xm, &xr);
+				if (!xa && !xm && !xr)
+					continue;
+				if (kl + 3 > sizeof(buf))
+					pe = heap = malloc(kl + 3);
+				if (pe) {
+					pe[0] = 'f';
+					pe[1] = ':';
+					memcpy(pe + 2, k, kl + 1);
+					if (xa)
+						json_object_set_new(ca, pe, xa);
+					if (xm)
+						json_object_set_new(cm, pe, xm);
+					if (xr)
+						json_object_set_new(cr2, pe, xr);
+				} else {
+					json_decref(xa);
+					json_decref(xm);
+					json_decref(xr);
+				}
+				free(heap);
 			}
-			free(pe);
 		}
-		json_decref(keys);
-	} else if (lists) {
+	} else {
 		/* items matched by their path element */
 		json_t *items = json_object();
 		size_t i;
@@ -303,18 +328,6 @@ static void compare(const json_t *old, const json_t *nw, const json_t *s, bool c
 				json_object_set_new(cr2, k, xr);
 		}
 		json_decref(items);
-	} else {
-		/* a leaf: a scalar, an atomic list or map, or an empty one */
-		json_decref(ca);
-		json_decref(cm);
-		json_decref(cr2);
-		if (!old && nw)
-			*a = json_object();
-		else if (old && !nw)
-			*r = json_object();
-		else if (old && nw && !json_equal(old, nw))
-			*m = json_object();
-		return;
 	}
 	/* the node itself: added or removed as a whole (a built-in's struct is
 	 * never absent on the real server: Go zero values) */
@@ -513,12 +526,17 @@ json_t *dc_fs_tracked(const dc_rtype *rt, const json_t *obj, const char *subreso
 	if (subresource && !strcmp(subresource, "status"))
 		return json_object_get(obj, "status") ? json_pack("{s:O}", "status", json_object_get(obj, "status"))
 			: json_object();
-	t = json_deep_copy(obj);
+	/* shallow copies: the result is only read, and shares the rest */
+	t = json_copy((json_t *)obj);
 	json_object_del(t, "apiVersion");
 	json_object_del(t, "kind");
 	if (rt->flags & DC_RT_STATUS)
 		json_object_del(t, "status");
 	meta = json_object_get(t, "metadata");
+	if (json_is_object(meta)) {
+		meta = json_copy(meta);
+		json_object_set_new(t, "metadata", meta);
+	}
 	for (i = 0; meta && i < PEEROP__ARRAY_SIZE(server_meta); i++)
 		json_object_del(meta, server_meta[i]);
 	if (meta && json_object_size(meta) == 0)

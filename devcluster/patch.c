@@ -54,7 +54,9 @@ static int merge_patch_fn(json_t **out, const json_t *target, const json_t *patc
 	const dc_patch_ctx *ctx, char **err)
 {
 	(void)ctx;
-	*out = dc_merge_patch(target, patch);
+	/* the target is the caller's working copy (see dc_patch_fn): merged
+	 * in place, saving a deep copy per patch */
+	*out = merge(json_incref((json_t *)target), patch);
 	if (!*out)
 		return set_err(err, "out of memory"), 500;
 	return 0;
