@@ -41,7 +41,17 @@ int peerop__resolve_peers(peerop_peer **out, size_t *count, const char *name, un
 /* "1st", "2nd", "3rd", "4th", "11th", "21st"... (pinger_report.c) */
 const char *peerop__ordinal(char *buf, size_t size, unsigned int n);
 
-/* Copy a peer's strings into one allocation list (peerset.c). */
+/* A peer's address as one string, "PORT/HOST", to find it in a map
+ * (peerset.c). Hosts are at most 253 characters, so PEEROP__PEER_KEY_MAX
+ * always suffices. */
+#define PEEROP__PEER_KEY_MAX 264
+void peerop__peer_key(char buf[PEEROP__PEER_KEY_MAX], const char *host, unsigned int port);
+
+/* The set's generation, and in *resolves whether every snapshot looks a
+ * DNS name up (then two snapshots of one generation may differ) (peerset.c). */
+unsigned long peerop__peerset_version(peerop_peerset *s, int *resolves);
+
+/* Copy a peer's strings into one allocation list (peer_file.c). */
 int peerop__peer_list_append(peerop_peer **list, size_t *count, size_t *cap,
 	const char *id, const char *host, unsigned int port, peerop_peer_source source);
 

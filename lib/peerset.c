@@ -10,7 +10,9 @@
  */
 #include "peer_internal.h"
 #include "peerset_internal.h"
+#include "map_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -209,29 +211,46 @@ PEEROP_EXTERN(unsigned long) peerop_peerset_generation(const peerop_peerset *s)
 	return g;
 }
 
-static int contains(const peerop_peer *list, size_t n, const char *host, unsigned int port)
+void peerop__peer_key(char buf[PEEROP__PEER_KEY_MAX], const char *host, unsigned int port)
 {
-	size_t i;
-	for (i = 0; i < n; i++)
-		if (list[i].port == port && strcmp(list[i].host, host) == 0)
-			return 1;
-	return 0;
+	snprintf(buf, PEEROP__PEER_KEY_MAX, "%u/%s", port, host);
 }
 
-static int append_unique(peerop_peer **list, size_t *n, size_t *cap, const peerop_peer *from, size_t count)
+unsigned long peerop__peerset_version(peerop_peerset *s, int *resolves)
 {
+	unsigned long g;
+	pthread_mutex_lock(&s->lock);
+	g = s->generation;
+	*resolves = s->dns_name != NULL;
+	pthread_mutex_unlock(&s->lock);
+	return g;
+}
+
+/* Append the peers not seen yet. A map of the addresses taken keeps this
+ * linear: a snapshot of a thousand peers used to compare every pair. */
+static int append_unique(peerop_peer **list, size_t *n, size_t *cap, peerop__map *seen,
+	const peerop_peer *from, size_t count)
+{
+	char key[PEEROP__PEER_KEY_MAX];
 	size_t i;
 	int rc = 0;
-	for (i = 0; rc == 0 && i < count; i++)
-		if (!contains(*list, *n, from[i].host, from[i].port))
+	for (i = 0; rc == 0 && i < count; i++) {
+		peerop__peer_key(key, from[i].host, from[i].port);
+		if (peerop__map_get(seen, key))
+			continue;
+		if (peerop__map_put(seen, key, seen, NULL) != 0)
+			rc = peerop__error_set(PEEROP_ENOMEM, "peers: out of memory");
+		else
 			rc = peerop__peer_list_append(list, n, cap, from[i].id, from[i].host, from[i].port,
 				from[i].source);
+	}
 	return rc;
 }
 
 PEEROP_EXTERN(int) peerop_peerset_snapshot(peerop_peer **out, size_t *count, peerop_peerset *s)
 {
 	peerop_peer *list = NULL, *dns = NULL;
+	peerop__map seen = PEEROP__MAP_INIT;
 	size_t n = 0, cap = 0, ndns = 0;
 	char *dns_name = NULL;
 	unsigned int dns_port = 0;
@@ -242,9 +261,9 @@ PEEROP_EXTERN(int) peerop_peerset_snapshot(peerop_peer **out, size_t *count, pee
 	*out = NULL;
 	*count = 0;
 	pthread_mutex_lock(&s->lock);
-	rc = append_unique(&list, &n, &cap, s->file_peers, s->nfile);
+	rc = append_unique(&list, &n, &cap, &seen, s->file_peers, s->nfile);
 	if (rc == 0)
-		rc = append_unique(&list, &n, &cap, s->static_peers, s->nstatic);
+		rc = append_unique(&list, &n, &cap, &seen, s->static_peers, s->nstatic);
 	if (rc == 0 && s->dns_name && !(dns_name = peerop__strdup(s->dns_name)))
 		rc = PEEROP_ENOMEM;
 	dns_port = s->dns_port;
@@ -257,11 +276,12 @@ PEEROP_EXTERN(int) peerop_peerset_snapshot(peerop_peer **out, size_t *count, pee
 			peerop__log(PEEROP_LOG_ERROR, "peer", f, 1, "%s; no DNS peers this round",
 				peerop_error_last()->message);
 		} else {
-			rc = append_unique(&list, &n, &cap, dns, ndns);
+			rc = append_unique(&list, &n, &cap, &seen, dns, ndns);
 		}
 		peerop_peer_list_free(dns, ndns);
 	}
 	free(dns_name);
+	peerop__map_dispose(&seen);
 	if (rc) {
 		peerop_peer_list_free(list, n);
 		return rc;

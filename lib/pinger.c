@@ -1,11 +1,12 @@
 /*
  * pinger.c: the pinger thread, over libcurl's multi interface.
  *
- * One thread, one multi handle, one easy handle per peer. A round adds the
- * easy handle of every due peer to the multi at once, so a thousand peers
- * cost a thousand concurrent transfers on one thread, not a thousand
- * threads. Between rounds an easy handle is removed from the multi, but
- * its connection stays in the multi's connection cache and the next round
+ * One thread, one easy handle per peer, the peers spread over a few multi
+ * handles ("shards", see pinger_internal.h) of up to 64 peers each. A round
+ * adds the easy handle of every due peer at once, so a thousand peers cost
+ * a thousand concurrent transfers on one thread, not a thousand threads.
+ * Between rounds an easy handle is removed from its multi, but its
+ * connection stays in the multi's connection cache and the next round
  * reuses it (keep-alive), saving the TCP handshake.
  *
  * libcurl is driven through its socket interface (curl_multi_socket_action)
@@ -57,29 +58,43 @@ static peerop__fd_watch *fd_slot(peerop_pinger *p, curl_socket_t fd)
 	return &p->fds[fd];
 }
 
+/* What an epoll event carries: the descriptor, and for a libcurl socket
+ * the shard whose multi it belongs to (index + 1; 0 for the eventfd). */
+static uint64_t ev_data(int fd, unsigned int shard_index)
+{
+	return ((uint64_t)(shard_index + 1) << 32) | (uint32_t)fd;
+}
+
 /* libcurl tells us which sockets to watch for what. When it stops
- * watching a socket that stays open (a connection back in its cache) we
- * leave it in the epoll set, parked: the next round usually wants the very
- * same events, so reusing the connection needs no epoll_ctl. A parked
- * socket that does fire (the peer closed an idle connection) is removed
- * then. on_close() tells us when a descriptor really goes away. */
+ * watching a connection's socket that stays open (the connection back in
+ * its cache) we leave it in the epoll set, parked: the next round usually
+ * wants the very same events, so reusing the connection needs no
+ * epoll_ctl. A parked socket that does fire (the peer closed an idle
+ * connection) is removed then. Only sockets opened through on_open() are
+ * parked: libcurl closes its other descriptors (the threaded resolver's
+ * wake-up pair) without telling on_close(), and a stale "parked" entry
+ * would keep a new socket with the same number out of the set. */
 static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
 {
-	peerop_pinger *p = userp;
+	peerop__ping_shard *sh = userp;
+	peerop_pinger *p = sh->p;
 	peerop__fd_watch *w = fd_slot(p, fd);
 	struct epoll_event ev;
 	PEEROP__UNUSED(e);
 	PEEROP__UNUSED(socketp);
 	if (what == CURL_POLL_REMOVE) {
-		if (!w)
-			epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
-		else if (w->state == PEEROP__FD_ACTIVE)
+		if (w && w->conn && w->state == PEEROP__FD_ACTIVE) {
 			w->state = PEEROP__FD_PARKED;
+		} else {
+			epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+			if (w)
+				w->state = PEEROP__FD_NONE;
+		}
 		return 0;
 	}
 	memset(&ev, 0, sizeof(ev));
 	ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
-	ev.data.fd = fd;
+	ev.data.u64 = ev_data(fd, sh->index);
 	if (!w || w->state == PEEROP__FD_NONE) {
 		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
 			epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev);
@@ -94,22 +109,77 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
 	return 0;
 }
 
+/* libcurl opens a connection's socket: remember that it is one (and
+ * close-on-exec, which libcurl's own socket() call does not ask for). */
+static curl_socket_t on_open(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	peerop_pinger *p = clientp;
+	peerop__fd_watch *w;
+	int fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+	PEEROP__UNUSED(purpose);
+	if (fd < 0)
+		return CURL_SOCKET_BAD;
+	if ((w = fd_slot(p, fd)) != NULL) {
+		w->state = PEEROP__FD_NONE;
+		w->conn = 1;
+	}
+	return fd;
+}
+
 /* libcurl closes a socket: the kernel drops it from the epoll set. */
 static int on_close(void *clientp, curl_socket_t fd)
 {
 	peerop_pinger *p = clientp;
-	if (fd >= 0 && (size_t)fd < p->nfds)
+	if (fd >= 0 && (size_t)fd < p->nfds) {
 		p->fds[fd].state = PEEROP__FD_NONE;
+		p->fds[fd].conn = 0;
+	}
 	return close(fd);
 }
 
 /* ...and when to call it back if no socket has anything to say. */
 static int on_timer(CURLM *m, long timeout_ms, void *userp)
 {
-	peerop_pinger *p = userp;
+	peerop__ping_shard *sh = userp;
 	PEEROP__UNUSED(m);
-	p->curl_due_ms = timeout_ms < 0 ? UINT64_MAX : peerop__now_ms() + (uint64_t)timeout_ms;
+	sh->curl_due_ms = timeout_ms < 0 ? UINT64_MAX : peerop__now_ms() + (uint64_t)timeout_ms;
 	return 0;
+}
+
+/* A new multi handle for up to shard_peers more peers (NULL: out of memory). */
+static peerop__ping_shard *shard_new(peerop_pinger *p)
+{
+	peerop__ping_shard *sh;
+	if (p->nshards == PEEROP__SHARDS_MAX || !(sh = calloc(1, sizeof(*sh))))
+		return NULL;
+	if (!(sh->multi = curl_multi_init())) {
+		free(sh);
+		return NULL;
+	}
+	sh->p = p;
+	sh->index = (unsigned int)p->nshards;
+	sh->curl_due_ms = UINT64_MAX;
+	curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
+	curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
+	p->shards[p->nshards++] = sh;
+	return sh;
+}
+
+/* The shard a new peer joins: the emptiest, or a new one when every shard
+ * is full (and the limit allows). */
+static peerop__ping_shard *shard_for_new_peer(peerop_pinger *p)
+{
+	peerop__ping_shard *best = NULL, *fresh;
+	size_t i;
+	for (i = 0; i < p->nshards; i++)
+		if (!best || p->shards[i]->npeers < best->npeers)
+			best = p->shards[i];
+	if (best && best->npeers < p->shard_peers)
+		return best;
+	fresh = shard_new(p);
+	return fresh ? fresh : best;
 }
 
 PEEROP_EXTERN(int) peerop_pinger_new(peerop_pinger **out, const peerop_pinger_options *opts)
@@ -156,25 +226,20 @@ PEEROP_EXTERN(int) peerop_pinger_new(peerop_pinger **out, const peerop_pinger_op
 	free(id_header);
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	p->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	p->curl_due_ms = UINT64_MAX;
-	p->multi = curl_multi_init();
-	if (p->multi) {
-		curl_multi_setopt(p->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-		curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, p);
-		curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-		curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p);
-	}
+	p->shard_peers = PEEROP__SHARD_PEERS;
+	p->retry_due_ms = UINT64_MAX;
+	shard_new(p);
 	if (p->epfd >= 0 && p->evfd >= 0) {
 		struct epoll_event ev;
 		memset(&ev, 0, sizeof(ev));
 		ev.events = EPOLLIN;
-		ev.data.fd = p->evfd;
+		ev.data.u64 = (uint32_t)p->evfd;
 		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->evfd, &ev) != 0) {
 			close(p->evfd);
 			p->evfd = -1;
 		}
 	}
-	if (!p->headers || !p->multi || p->epfd < 0 || p->evfd < 0) {
+	if (!p->headers || !p->nshards || p->epfd < 0 || p->evfd < 0) {
 		peerop_pinger_free(p);
 		return peerop__error_set(PEEROP_ERROR, "pinger: libcurl could not start (peerop_global_init?)");
 	}
@@ -232,9 +297,13 @@ static void peer_free(peerop_pinger *p, peerop__ping_peer *peer)
 		return;
 	if (peer->easy) {
 		if (peer->in_flight)
-			curl_multi_remove_handle(p->multi, peer->easy);
+			curl_multi_remove_handle(peer->shard->multi, peer->easy);
 		curl_easy_cleanup(peer->easy);
 	}
+	if (peer->curlu)
+		curl_url_cleanup(peer->curlu);
+	if (peer->shard)
+		peer->shard->npeers--;
 	free(peer->host);
 	free(peer->id);
 	free(peer->url);
@@ -264,11 +333,22 @@ static peerop__ping_peer *peer_new(peerop_pinger *p, const peerop_peer *from)
 		return NULL;
 	}
 	peer->url = peerop__buf_detach(&url);
-	if (!(e = peer->easy = curl_easy_init())) {
+	if (!(peer->shard = shard_for_new_peer(p)) || !(e = peer->easy = curl_easy_init())) {
 		peer_free(p, peer);
 		return NULL;
 	}
-	curl_easy_setopt(e, CURLOPT_URL, peer->url);
+	peer->shard->npeers++;
+	/* The URL parsed once here: given as text, libcurl parses and
+	 * re-assembles it before every transfer (a tenth of a round's CPU). */
+	if ((peer->curlu = curl_url()) != NULL &&
+	    curl_url_set(peer->curlu, CURLUPART_URL, peer->url, 0) != CURLUE_OK) {
+		curl_url_cleanup(peer->curlu);
+		peer->curlu = NULL;
+	}
+	if (peer->curlu)
+		curl_easy_setopt(e, CURLOPT_CURLU, peer->curlu);
+	else
+		curl_easy_setopt(e, CURLOPT_URL, peer->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, peer);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, p->headers);
@@ -281,6 +361,8 @@ static peerop__ping_peer *peer_new(peerop_pinger *p, const peerop_peer *from)
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, peer);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, peer->errbuf);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, p);
 	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close);
 	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, p);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -314,24 +396,23 @@ static int is_self(const peerop_pinger *p, const peerop_peer *peer)
 	return peerop__same_addr(peer->host, p->self_host);
 }
 
-static peerop__ping_peer *find_peer(peerop_pinger *p, const char *host, unsigned int port)
-{
-	size_t i;
-	for (i = 0; i < p->npeers; i++)
-		if (p->peers[i]->port == port && strcmp(p->peers[i]->host, host) == 0)
-			return p->peers[i];
-	return NULL;
-}
-
 /* Bring the pinger's peers in line with the set: new peers are due now,
- * vanished ones are dropped (with their transfer, if one runs). */
+ * vanished ones are dropped (with their transfer, if one runs). Nothing
+ * to do while the set's generation stays the same, unless it resolves a
+ * DNS name, whose answer may change at any lookup. */
 static void sync_peers(peerop_pinger *p)
 {
 	peerop_peer *list = NULL;
 	size_t n = 0, i, kept;
 	peerop__ping_peer **grown;
 	unsigned int skipped = 0;
+	unsigned long generation;
+	int resolves;
+	char key[PEEROP__PEER_KEY_MAX];
 
+	generation = peerop__peerset_version(p->set, &resolves);
+	if (p->synced && !resolves && generation == p->synced_generation)
+		return;
 	if (peerop_peerset_snapshot(&list, &n, p->set) != 0) {
 		peerop__errlog("peer", "cannot read the peer set: %s", peerop_error_last()->message);
 		return;
@@ -343,10 +424,18 @@ static void sync_peers(peerop_pinger *p)
 	if (grown)
 		p->peers = grown;
 	for (i = 0; grown && i < n; i++) {
-		peerop__ping_peer *peer = find_peer(p, list[i].host, list[i].port);
-		int fresh = !peer;
-		if (!peer && (peer = peer_new(p, &list[i])) != NULL)
+		peerop__ping_peer *peer;
+		int fresh;
+		peerop__peer_key(key, list[i].host, list[i].port);
+		peer = peerop__map_get(&p->by_addr, key);
+		fresh = !peer;
+		if (!peer && (peer = peer_new(p, &list[i])) != NULL) {
+			if (peerop__map_put(&p->by_addr, key, peer, NULL) != 0) {
+				peer_free(p, peer);
+				continue;
+			}
 			p->peers[p->npeers++] = peer;
+		}
 		if (!peer)
 			continue;
 		peer->present = 1;
@@ -364,18 +453,27 @@ static void sync_peers(peerop_pinger *p)
 			peer->self = is_self(p, &list[i]);
 	}
 	for (i = 0, kept = 0; i < p->npeers; i++) {
-		if (p->peers[i]->present)
-			p->peers[kept++] = p->peers[i];
-		else
-			peer_free(p, p->peers[i]);
+		peerop__ping_peer *peer = p->peers[i];
+		if (peer->present) {
+			p->peers[kept++] = peer;
+			continue;
+		}
+		peerop__peer_key(key, peer->host, peer->port);
+		peerop__map_remove(&p->by_addr, key);
+		peer_free(p, peer);
 	}
 	p->npeers = kept;
 	for (i = 0; i < kept; i++)
 		skipped += p->peers[i]->self;
 	p->stats.peers = (unsigned int)(kept - skipped);
 	pthread_mutex_unlock(&p->lock);
-	/* room in the connection cache for one connection per peer */
-	curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)(kept + 16));
+	/* room in each connection cache for one connection per peer */
+	for (i = 0; i < p->nshards; i++)
+		curl_multi_setopt(p->shards[i]->multi, CURLMOPT_MAXCONNECTS, (long)(p->shards[i]->npeers + 16));
+	if (grown) {
+		p->synced = 1;
+		p->synced_generation = generation;
+	}
 	if (skipped)
 		peerop__debug("peer", "Not pinging %u peers: this server itself", skipped);
 	peerop_peer_list_free(list, n);
@@ -391,8 +489,10 @@ static void launch(peerop_pinger *p, peerop__ping_peer *peer, int round_member)
 	peer->have_responder = 0;
 	peer->responder[0] = '\0';
 	peer->errbuf[0] = '\0';
-	if (curl_multi_add_handle(p->multi, peer->easy) != CURLM_OK) {
+	if (curl_multi_add_handle(peer->shard->multi, peer->easy) != CURLM_OK) {
 		peer->next_due_ms = peerop__now_ms() + p->backoff_ms;
+		if (peer->next_due_ms < p->retry_due_ms)
+			p->retry_due_ms = peer->next_due_ms;
 		return;
 	}
 	peer->in_flight = 1;
@@ -501,7 +601,7 @@ static void finish(peerop_pinger *p, peerop__ping_peer *peer, CURLcode res, uint
 	char reason[256];
 	curl_off_t total_us = 0;
 
-	curl_multi_remove_handle(p->multi, peer->easy);
+	curl_multi_remove_handle(peer->shard->multi, peer->easy);
 	peer->in_flight = 0;
 	if (peer->round_member && *round_left > 0)
 		(*round_left)--;
@@ -528,11 +628,91 @@ static void finish(peerop_pinger *p, peerop__ping_peer *peer, CURLcode res, uint
 			delay = p->interval_ms;
 		r.next_try_ms = (unsigned int)delay;
 		peer->next_due_ms = peerop__now_ms() + delay;
+		if (peer->next_due_ms < p->retry_due_ms)
+			p->retry_due_ms = peer->next_due_ms;
 	}
 	peerop__pinger_report(p, peer, &r);
 }
 
 /* ---- the thread ----------------------------------------------------------- */
+
+/* Launch the peers that are due; with a new round, every healthy peer is.
+ * Also learns when the next failing peer will be due, so that the loop
+ * need not look at every peer on every wake-up. Returns how many pings
+ * of the round were launched. */
+static uint64_t launch_due(peerop_pinger *p, uint64_t now, int full)
+{
+	uint64_t launched = 0, retry = UINT64_MAX;
+	size_t i;
+
+	/* No lock: the array changes only on this thread (sync_peers), and
+	 * the scheduling fields are this thread's alone. */
+	for (i = 0; i < p->npeers; i++) {
+		peerop__ping_peer *peer = p->peers[i];
+		if (peer->self || peer->in_flight)
+			continue;
+		if (full && peer->next_due_ms == NOT_UNTIL_ROUND)
+			peer->next_due_ms = now;
+		if (peer->next_due_ms <= now) {
+			launch(p, peer, full);
+			launched += full && peer->in_flight;
+		}
+		if (!peer->in_flight && peer->next_due_ms != NOT_UNTIL_ROUND && peer->next_due_ms < retry)
+			retry = peer->next_due_ms;
+	}
+	p->retry_due_ms = retry;
+	return launched;
+}
+
+/* Read the finished transfers of every shard. */
+static void reap(peerop_pinger *p, uint64_t *round_left)
+{
+	size_t i;
+	for (i = 0; i < p->nshards; i++) {
+		CURLMsg *m;
+		int left = 0;
+		while ((m = curl_multi_info_read(p->shards[i]->multi, &left)) != NULL) {
+			peerop__ping_peer *peer = NULL;
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&peer);
+			finish(p, peer, m->data.result, round_left);
+		}
+	}
+}
+
+/* Hand what epoll saw to libcurl. */
+static void dispatch(peerop_pinger *p, const struct epoll_event *evs, int nev)
+{
+	int k, running = 0;
+	for (k = 0; k < nev; k++) {
+		int fd = (int)(uint32_t)evs[k].data.u64, flags = 0;
+		uint32_t shard = (uint32_t)(evs[k].data.u64 >> 32);
+		if (fd == p->evfd) {
+			uint64_t junk;
+			if (read(p->evfd, &junk, sizeof(junk)) < 0) {
+				/* nothing pending: another read drained it */
+			}
+			continue;
+		}
+		if ((size_t)fd < p->nfds && p->fds[fd].state == PEEROP__FD_PARKED) {
+			/* an idle cached connection spoke (closed, most likely):
+			 * stop watching it; libcurl finds it dead when it next looks */
+			epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+			p->fds[fd].state = PEEROP__FD_NONE;
+			continue;
+		}
+		if (shard == 0 || shard > p->nshards)
+			continue;
+		if (evs[k].events & EPOLLIN)
+			flags |= CURL_CSELECT_IN;
+		if (evs[k].events & EPOLLOUT)
+			flags |= CURL_CSELECT_OUT;
+		if (evs[k].events & (EPOLLERR | EPOLLHUP))
+			flags |= CURL_CSELECT_ERR;
+		curl_multi_socket_action(p->shards[shard - 1]->multi, fd, flags, &running);
+	}
+}
 
 static void *pinger_main(void *arg)
 {
@@ -543,12 +723,12 @@ static void *pinger_main(void *arg)
 	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t now = peerop__now_ms(), wait, soonest;
 		struct epoll_event evs[256];
-		int running = 0, left = 0, nev, k;
+		int running = 0, nev;
 		size_t i;
-		CURLMsg *m;
 
 		if (now >= next_round || __atomic_exchange_n(&p->wake, 0, __ATOMIC_ACQ_REL)) {
 			int full = now >= next_round;
+			uint64_t launched;
 			sync_peers(p);
 			now = peerop__now_ms();
 			if (full) {
@@ -557,35 +737,14 @@ static void *pinger_main(void *arg)
 				round_left = 0;
 				round_open = 1;
 			}
-			/* No lock: the array changes only on this thread (sync_peers), and
-			 * the scheduling fields are this thread's alone. */
-			for (i = 0; i < p->npeers; i++) {
-				peerop__ping_peer *peer = p->peers[i];
-				if (peer->self || peer->in_flight)
-					continue;
-				if (full && peer->next_due_ms == NOT_UNTIL_ROUND)
-					peer->next_due_ms = now;
-				if (peer->next_due_ms <= now) {
-					launch(p, peer, full);
-					round_left += full && peer->in_flight;
-				}
-			}
-		} else {
+			launched = launch_due(p, now, full);
+			round_left += launched;
+		} else if (now >= p->retry_due_ms) {
 			/* failing peers whose backoff ran out, between rounds */
-			for (i = 0; i < p->npeers; i++) {
-				peerop__ping_peer *peer = p->peers[i];
-				if (!peer->self && !peer->in_flight && peer->next_due_ms <= now)
-					launch(p, peer, 0);
-			}
+			launch_due(p, now, 0);
 		}
 
-		while ((m = curl_multi_info_read(p->multi, &left)) != NULL) {
-			peerop__ping_peer *peer = NULL;
-			if (m->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&peer);
-			finish(p, peer, m->data.result, &round_left);
-		}
+		reap(p, &round_left);
 		if (round_open && round_left == 0) {
 			double ms = (double)(peerop__now_us() - round_start_us) / 1000.0;
 			peerop_pinger_stats st;
@@ -600,41 +759,22 @@ static void *pinger_main(void *arg)
 		}
 
 		now = peerop__now_ms();
-		soonest = next_round < p->curl_due_ms ? next_round : p->curl_due_ms;
-		for (i = 0; i < p->npeers; i++)
-			if (!p->peers[i]->in_flight && !p->peers[i]->self && p->peers[i]->next_due_ms < soonest)
-				soonest = p->peers[i]->next_due_ms;
+		soonest = next_round < p->retry_due_ms ? next_round : p->retry_due_ms;
+		for (i = 0; i < p->nshards; i++)
+			if (p->shards[i]->curl_due_ms < soonest)
+				soonest = p->shards[i]->curl_due_ms;
 		wait = soonest > now ? soonest - now : 0;
 		if (wait > 1000)
 			wait = 1000;
 		nev = epoll_wait(p->epfd, evs, (int)PEEROP__ARRAY_SIZE(evs), (int)wait);
-		for (k = 0; k < nev; k++) {
-			int fd = evs[k].data.fd, flags = 0;
-			if (fd != p->evfd && (size_t)fd < p->nfds && p->fds[fd].state == PEEROP__FD_PARKED) {
-				/* an idle cached connection spoke (closed, most likely):
-				 * stop watching it; libcurl finds it dead when it next looks */
-				epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
-				p->fds[fd].state = PEEROP__FD_NONE;
-				continue;
+		dispatch(p, evs, nev);
+		now = peerop__now_ms();
+		for (i = 0; i < p->nshards; i++) {
+			peerop__ping_shard *sh = p->shards[i];
+			if (now >= sh->curl_due_ms) {
+				sh->curl_due_ms = UINT64_MAX;
+				curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 			}
-			if (fd == p->evfd) {
-				uint64_t junk;
-				if (read(p->evfd, &junk, sizeof(junk)) < 0) {
-					/* nothing pending: another read drained it */
-				}
-				continue;
-			}
-			if (evs[k].events & EPOLLIN)
-				flags |= CURL_CSELECT_IN;
-			if (evs[k].events & EPOLLOUT)
-				flags |= CURL_CSELECT_OUT;
-			if (evs[k].events & (EPOLLERR | EPOLLHUP))
-				flags |= CURL_CSELECT_ERR;
-			curl_multi_socket_action(p->multi, fd, flags, &running);
-		}
-		if (peerop__now_ms() >= p->curl_due_ms) {
-			p->curl_due_ms = UINT64_MAX;
-			curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 		}
 	}
 	return NULL;
@@ -688,8 +828,12 @@ PEEROP_EXTERN(void) peerop_pinger_free(peerop_pinger *p)
 	for (i = 0; i < p->npeers; i++)
 		peer_free(p, p->peers[i]);
 	free(p->peers);
-	if (p->multi)
-		curl_multi_cleanup(p->multi); /* may still close sockets through on_close */
+	peerop__map_dispose(&p->by_addr);
+	for (i = 0; i < p->nshards; i++) {
+		/* may still close sockets through on_close */
+		curl_multi_cleanup(p->shards[i]->multi);
+		free(p->shards[i]);
+	}
 	free(p->fds);
 	if (p->epfd >= 0)
 		close(p->epfd);

@@ -6,6 +6,7 @@
 #define PEEROP_PINGER_INTERNAL_H
 
 #include "peer_internal.h"
+#include "map_internal.h"
 
 #include <pthread.h>
 #include <curl/curl.h>
@@ -19,8 +20,27 @@ extern const double peerop__latency_bounds[PEEROP__LATENCY_BUCKETS];
  * cache, so a ping on a kept-alive connection costs no epoll_ctl at all. */
 typedef struct peerop__fd_watch {
 	unsigned char state;            /* PEEROP__FD_NONE, _ACTIVE, _PARKED */
+	unsigned char conn;             /* a connection's socket (opened by on_open) */
 	uint32_t mask;                  /* the events registered */
 } peerop__fd_watch;
+
+/* One libcurl multi handle, with its own connection cache. Peers are
+ * spread over several, PEEROP__SHARD_PEERS each (at most
+ * PEEROP__SHARDS_MAX), because libcurl 7.88's curl_multi_remove_handle()
+ * walks the multi's whole connection cache after every transfer (looking
+ * for connect-only connections to close): with a thousand kept-alive
+ * connections in one cache that walk was a fifth of a round's CPU, and
+ * quadratic in the number of peers. A socket belongs to the shard whose
+ * cache holds its connection; epoll events carry the shard's index. */
+typedef struct peerop__ping_shard {
+	struct peerop_pinger *p;
+	CURLM *multi;
+	unsigned int index;
+	size_t npeers;                  /* peers assigned to it */
+	uint64_t curl_due_ms;           /* libcurl's timer, UINT64_MAX when unset */
+} peerop__ping_shard;
+#define PEEROP__SHARD_PEERS 64
+#define PEEROP__SHARDS_MAX 64
 #define PEEROP__FD_NONE 0
 #define PEEROP__FD_ACTIVE 1
 #define PEEROP__FD_PARKED 2
@@ -32,7 +52,9 @@ typedef struct peerop__ping_peer {
 	char *id;                       /* from the set, "" if none */
 	peerop_peer_source source;
 	char *url;
+	CURLU *curlu;                   /* the URL parsed once, not on every transfer (NULL: url) */
 	CURL *easy;                     /* kept between rounds: its connection stays in the multi's cache */
+	peerop__ping_shard *shard;      /* the multi it runs in, for good */
 	/* scheduling, pinger thread only */
 	int present;                    /* in the latest snapshot */
 	int in_flight;
@@ -69,12 +91,18 @@ struct peerop_pinger {
 	void *payload;
 	/* libcurl's socket interface over epoll, pinger thread only; the
 	 * eventfd wakes the thread from any other (wake, stop) */
-	CURLM *multi;
+	peerop__ping_shard *shards[PEEROP__SHARDS_MAX];
+	size_t nshards;
+	size_t shard_peers;             /* peers per shard before another is opened */
 	int epfd, evfd;
 	struct peerop__fd_watch *fds;   /* by descriptor: what epoll has of it */
 	size_t nfds;
-	uint64_t curl_due_ms;           /* libcurl's timer, UINT64_MAX when unset */
 	struct curl_slist *headers;
+	/* scheduling, pinger thread only */
+	peerop__map by_addr;            /* "PORT/HOST" -> peer, so syncing with the set is linear */
+	unsigned long synced_generation;
+	int synced;                     /* synced_generation is meaningful */
+	uint64_t retry_due_ms;          /* no failing peer is due before this */
 	/* shared */
 	pthread_mutex_t lock;           /* peers[] and the figures below */
 	peerop__ping_peer **peers;

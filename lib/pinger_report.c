@@ -79,6 +79,8 @@ void peerop__pinger_report(peerop_pinger *p, peerop__ping_peer *peer, peerop_pin
 	 * another name or address. Stop pinging it, say so once. */
 	if (r->ok && r->responder_id && strcmp(r->responder_id, p->self_id) == 0) {
 		pthread_mutex_lock(&p->lock);
+		if (!peer->self && p->stats.peers > 0)
+			p->stats.peers--;   /* the set is not re-read each round to recount */
 		peer->self = 1;
 		pthread_mutex_unlock(&p->lock);
 		peerop__info("peer", "Not pinging %s again: it is this server (%s)", r->url, p->self_id);
