@@ -37,6 +37,12 @@ void peerop__log(peerop_log_level level, const char *component,
 	const peerop_log_field *fields, size_t nfields, const char *fmt, ...) PEEROP_FORMAT(5, 6);
 void peerop__logv(peerop_log_level level, const char *component,
 	const peerop_log_field *fields, size_t nfields, const char *fmt, va_list ap) PEEROP_FORMAT(5, 0);
+/* A burst of lines logged on one thread (the replies of one wake-up of the
+ * pinger) reaches a peerop_log_stream_cb() stream with one flush at the
+ * end of the burst instead of one per line. Nestable, per thread; every
+ * begin needs its end, which flushes. */
+void peerop__log_batch_begin(void);
+void peerop__log_batch_end(void);
 #define peerop__debug(comp, ...) \
 	do { if (peerop__log_enabled(PEEROP_LOG_DEBUG)) peerop__log(PEEROP_LOG_DEBUG, comp, NULL, 0, __VA_ARGS__); } while (0)
 #define peerop__info(comp, ...)  peerop__log(PEEROP_LOG_INFO, comp, NULL, 0, __VA_ARGS__)

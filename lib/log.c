@@ -145,77 +145,128 @@ static int needs_quotes(const char *v)
 	return 0;
 }
 
-PEEROP_EXTERN(int) peerop_log_format_record(char **out, peerop_log_format format,
-	const peerop_log_record *rec)
+/* The record as one line into b, with a newline when nl. Pieces are
+ * appended rather than printf'd: this runs once per ping. */
+static int format_into(peerop__buf *b, peerop_log_format format, const peerop_log_record *rec, int nl)
 {
-	peerop__buf b = PEEROP__BUF_INIT;
+	const char *msg = rec->message ? rec->message : "";
 	char ts[40];
 	size_t i;
 	int rc = 0;
 
-	if (!out || !rec)
-		return peerop__error_set(PEEROP_EINVAL, "log format: missing argument");
-	*out = NULL;
 	peerop__format_time_ms(ts, sizeof(ts), rec->time_ms);
-
+	rc |= peerop__buf_grow(b, strlen(msg) + 64);
 	if (format == PEEROP_LOG_FORMAT_JSON) {
 		static const char *lower[] = { "trace", "debug", "info", "warn", "error", "off" };
 		const char *lv = (unsigned)rec->level < PEEROP__ARRAY_SIZE(lower) ? lower[rec->level] : "?";
-		rc |= peerop__buf_printf(&b, "{\"time\":\"%s\",\"level\":\"%s\",\"component\":\"", ts, lv);
-		rc |= peerop__buf_put_json_escaped(&b, rec->component ? rec->component : "");
-		rc |= peerop__buf_puts(&b, "\",\"msg\":\"");
-		rc |= peerop__buf_put_json_escaped(&b, rec->message ? rec->message : "");
-		rc |= peerop__buf_putc(&b, '"');
+		rc |= peerop__buf_puts(b, "{\"time\":\"");
+		rc |= peerop__buf_puts(b, ts);
+		rc |= peerop__buf_puts(b, "\",\"level\":\"");
+		rc |= peerop__buf_puts(b, lv);
+		rc |= peerop__buf_puts(b, "\",\"component\":\"");
+		rc |= peerop__buf_put_json_escaped(b, rec->component ? rec->component : "");
+		rc |= peerop__buf_puts(b, "\",\"msg\":\"");
+		rc |= peerop__buf_put_json_escaped(b, msg);
+		rc |= peerop__buf_putc(b, '"');
 		for (i = 0; i < rec->nfields; i++) {
 			if (!rec->fields[i].key)
 				continue;
-			rc |= peerop__buf_puts(&b, ",\"");
-			rc |= peerop__buf_put_json_escaped(&b, rec->fields[i].key);
-			rc |= peerop__buf_puts(&b, "\":\"");
-			rc |= peerop__buf_put_json_escaped(&b, rec->fields[i].value ? rec->fields[i].value : "");
-			rc |= peerop__buf_putc(&b, '"');
+			rc |= peerop__buf_puts(b, ",\"");
+			rc |= peerop__buf_put_json_escaped(b, rec->fields[i].key);
+			rc |= peerop__buf_puts(b, "\":\"");
+			rc |= peerop__buf_put_json_escaped(b, rec->fields[i].value ? rec->fields[i].value : "");
+			rc |= peerop__buf_putc(b, '"');
 		}
-		rc |= peerop__buf_putc(&b, '}');
+		rc |= peerop__buf_putc(b, '}');
 	} else {
-		rc |= peerop__buf_printf(&b, "%s %-5s %s", ts, peerop_log_level_name(rec->level),
-			rec->message ? rec->message : "");
+		/* "%s %-5s %s": the level padded to five columns */
+		const char *lv = peerop_log_level_name(rec->level);
+		size_t pad = strlen(lv) < 5 ? 5 - strlen(lv) : 0;
+		rc |= peerop__buf_puts(b, ts);
+		rc |= peerop__buf_putc(b, ' ');
+		rc |= peerop__buf_puts(b, lv);
+		rc |= peerop__buf_put(b, "     ", pad);
+		rc |= peerop__buf_putc(b, ' ');
+		rc |= peerop__buf_puts(b, msg);
 		for (i = 0; i < rec->nfields; i++) {
 			const char *v = rec->fields[i].value ? rec->fields[i].value : "";
 			if (!rec->fields[i].key)
 				continue;
-			rc |= peerop__buf_printf(&b, " %s=", rec->fields[i].key);
+			rc |= peerop__buf_putc(b, ' ');
+			rc |= peerop__buf_puts(b, rec->fields[i].key);
+			rc |= peerop__buf_putc(b, '=');
 			if (needs_quotes(v)) {
-				rc |= peerop__buf_putc(&b, '"');
-				rc |= peerop__buf_put_json_escaped(&b, v);
-				rc |= peerop__buf_putc(&b, '"');
+				rc |= peerop__buf_putc(b, '"');
+				rc |= peerop__buf_put_json_escaped(b, v);
+				rc |= peerop__buf_putc(b, '"');
 			} else {
-				rc |= peerop__buf_puts(&b, v);
+				rc |= peerop__buf_puts(b, v);
 			}
 		}
 	}
-	if (rc) {
+	if (nl)
+		rc |= peerop__buf_putc(b, '\n');
+	return rc;
+}
+
+PEEROP_EXTERN(int) peerop_log_format_record(char **out, peerop_log_format format,
+	const peerop_log_record *rec)
+{
+	peerop__buf b = PEEROP__BUF_INIT;
+
+	if (!out || !rec)
+		return peerop__error_set(PEEROP_EINVAL, "log format: missing argument");
+	*out = NULL;
+	if (format_into(&b, format, rec, 0) != 0) {
 		peerop__buf_dispose(&b);
 		return peerop__error_set(PEEROP_ENOMEM, "log format: out of memory");
 	}
-	if (!b.ptr && peerop__buf_puts(&b, "") != 0)
-		return PEEROP_ENOMEM;
 	*out = peerop__buf_detach(&b);
 	return 0;
+}
+
+/* Batches, per thread: how deep, and the stream written without a flush. */
+static __thread int batch_depth;
+static __thread FILE *batch_stream;
+
+void peerop__log_batch_begin(void)
+{
+	batch_depth++;
+}
+
+void peerop__log_batch_end(void)
+{
+	if (batch_depth > 0 && --batch_depth == 0 && batch_stream) {
+		FILE *fp = batch_stream;
+		batch_stream = NULL;
+		fflush(fp);
+	}
 }
 
 PEEROP_EXTERN(void) peerop_log_stream_cb(const peerop_log_record *rec, void *payload)
 {
 	const peerop_log_stream *s = payload;
-	char *line = NULL;
+	peerop__buf line = PEEROP__BUF_INIT;
 	FILE *fp = (s && s->stream) ? s->stream : stderr;
 
-	if (peerop_log_format_record(&line, s ? s->format : PEEROP_LOG_FORMAT_TEXT, rec) != 0)
+	if (!rec || format_into(&line, s ? s->format : PEEROP_LOG_FORMAT_TEXT, rec, 1) != 0) {
+		peerop__buf_dispose(&line);
 		return;
+	}
+	/* Within a batch the flush waits for the batch's end; lines pending
+	 * on another stream are flushed first (outside this stream's lock). */
+	if (batch_depth > 0 && batch_stream && batch_stream != fp) {
+		FILE *other = batch_stream;
+		batch_stream = NULL;
+		fflush(other);
+	}
 	/* One locked write per line so that threads never interleave. */
 	flockfile(fp);
-	fputs(line, fp);
-	fputc('\n', fp);
-	fflush(fp);
+	fwrite(line.ptr, 1, line.len, fp);
+	if (batch_depth > 0)
+		batch_stream = fp;
+	else
+		fflush(fp);
 	funlockfile(fp);
-	free(line);
+	peerop__buf_dispose(&line);
 }

@@ -227,6 +227,11 @@ PEEROP_EXTERN(int) peerop_pinger_new(peerop_pinger **out, const peerop_pinger_op
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	p->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	p->shard_peers = PEEROP__SHARD_PEERS;
+	/* libcurl reads its proxy variables (no_proxy, NO_PROXY, http_proxy,
+	 * all_proxy, ALL_PROXY) before every transfer. Without one of the
+	 * three that name a proxy for http, no proxy applies, and telling
+	 * libcurl so saves those lookups on every ping. */
+	p->no_proxy = !getenv("http_proxy") && !getenv("all_proxy") && !getenv("ALL_PROXY");
 	p->retry_due_ms = UINT64_MAX;
 	shard_new(p);
 	if (p->epfd >= 0 && p->evfd >= 0) {
@@ -366,6 +371,13 @@ static peerop__ping_peer *peer_new(peerop_pinger *p, const peerop_peer *from)
 	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close);
 	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, p);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (p->no_proxy)
+		curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+	/* libcurl allocates its receive buffer (16 KB by default) for every
+	 * transfer in flight, so a round of a thousand pings held 16 MB at
+	 * once. A pong is a couple of hundred bytes; a longer reply only
+	 * takes more reads. */
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 1024L);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	/* An address never goes stale, so its DNS cache entry need not expire.
 	 * This matters for speed: before each transfer libcurl prunes expired
@@ -726,6 +738,8 @@ static void *pinger_main(void *arg)
 		int running = 0, nev;
 		size_t i;
 
+		/* what this wake-up logs is flushed once, before the thread sleeps */
+		peerop__log_batch_begin();
 		if (now >= next_round || __atomic_exchange_n(&p->wake, 0, __ATOMIC_ACQ_REL)) {
 			int full = now >= next_round;
 			uint64_t launched;
@@ -757,6 +771,7 @@ static void *pinger_main(void *arg)
 			peerop__debug("peer", "Round %llu: %u peers in %.1f ms (%llu pongs, %llu failures so far)",
 				st.rounds, st.peers, ms, st.pongs, st.failures);
 		}
+		peerop__log_batch_end();
 
 		now = peerop__now_ms();
 		soonest = next_round < p->retry_due_ms ? next_round : p->retry_due_ms;

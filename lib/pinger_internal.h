@@ -87,6 +87,7 @@ struct peerop_pinger {
 	unsigned int interval_ms, timeout_ms, backoff_ms, body_limit;
 	double jitter;
 	int quiet;
+	int no_proxy;                   /* no proxy variable at start: tell libcurl, once per peer */
 	peerop_ping_cb on_result;
 	void *payload;
 	/* libcurl's socket interface over epoll, pinger thread only; the

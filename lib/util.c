@@ -30,14 +30,44 @@ long long peerop__wall_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Each thread remembers the last second it formatted: a burst of log lines
+ * (a round of a thousand pings) then costs one gmtime/strftime per second
+ * instead of one per line. */
+static __thread long long time_cache_secs = -1;
+static __thread char time_cache[32];
+
 void peerop__format_time_ms(char *buf, size_t size, long long wall_ms)
 {
 	time_t secs = (time_t)(wall_ms / 1000);
 	struct tm tm;
-	char tmp[32];
-	gmtime_r(&secs, &tm);
-	strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%03dZ", tmp, (int)(wall_ms % 1000));
+	char tmp[40];
+	int ms = (int)(wall_ms % 1000);
+	size_t n;
+
+	if (wall_ms < 0 || size == 0) {
+		gmtime_r(&secs, &tm);
+		strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(buf, size, "%s.%03dZ", tmp, ms);
+		return;
+	}
+	if (secs != time_cache_secs) {
+		gmtime_r(&secs, &tm);
+		if (strftime(time_cache, sizeof(time_cache), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+			time_cache[0] = '\0';
+		time_cache_secs = secs;
+	}
+	n = strlen(time_cache);
+	memcpy(tmp, time_cache, n);
+	tmp[n] = '.';
+	tmp[n + 1] = (char)('0' + ms / 100);
+	tmp[n + 2] = (char)('0' + ms / 10 % 10);
+	tmp[n + 3] = (char)('0' + ms % 10);
+	tmp[n + 4] = 'Z';
+	n += 5;
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, tmp, n);
+	buf[n] = '\0';
 }
 
 /* xorshift64*: not for secrets, only for jitter and sampling. */

@@ -1,9 +1,13 @@
 /* check_core.c: errors, logging, buffers, utilities, version. */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "testhelp.h"
@@ -209,6 +213,126 @@ START_TEST(test_log_json)
 }
 END_TEST
 
+/* The timestamp of every log line: the cached seconds must never leak
+ * from one second into another, whatever order the times come in. */
+static void reference_time(char *buf, size_t size, long long ms)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	char tmp[32];
+	gmtime_r(&secs, &tm);
+	strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, size, "%s.%03dZ", tmp, (int)(ms % 1000));
+}
+
+START_TEST(test_log_time_format)
+{
+	static const long long times[] = {
+		0, 999, 1000, 1001, 1785062736999LL, 1785062737000LL, 1785062736000LL, 1785062736500LL,
+		59999, 60000, 86399999, 86400000, 951782400000LL /* 2000-02-29 */, 4102444799999LL, 5, 5
+	};
+	static const size_t sizes[] = { 40, 25, 24, 20, 1 };
+	size_t i, k;
+	for (i = 0; i < PEEROP__ARRAY_SIZE(times); i++)
+		for (k = 0; k < PEEROP__ARRAY_SIZE(sizes); k++) {
+			char got[40], want[40];
+			memset(got, 'x', sizeof(got));
+			peerop__format_time_ms(got, sizes[k], times[i]);
+			reference_time(want, sizes[k], times[i]);
+			ck_assert_msg(strcmp(got, want) == 0, "%lld in %zu bytes: \"%s\", not \"%s\"",
+				times[i], sizes[k], got, want);
+		}
+	/* the text format pads every level to five columns */
+	{
+		static const char *want[] = { "TRACE m", "DEBUG m", "INFO  m", "WARN  m", "ERROR m", "OFF   m" };
+		peerop_log_record r = { PEEROP_LOG_TRACE, "core", "m", NULL, 0, 1785062736789LL };
+		for (i = 0; i < PEEROP__ARRAY_SIZE(want); i++) {
+			char *line = NULL;
+			r.level = (peerop_log_level)i;
+			ck_assert_int_eq(peerop_log_format_record(&line, PEEROP_LOG_FORMAT_TEXT, &r), 0);
+			ck_assert_str_eq(line + 25, want[i]);
+			ck_assert(strncmp(line, "2026-07-26T10:45:36.789Z ", 25) == 0);
+			peerop_free(line);
+		}
+	}
+}
+END_TEST
+
+/* What a pipe holds right now (non-blocking reads), appended to out. */
+static size_t pipe_drain(int fd, char *out, size_t size)
+{
+	size_t len = strlen(out);
+	ssize_t n;
+	while (len + 1 < size && (n = read(fd, out + len, size - 1 - len)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	return len;
+}
+
+/* A stream sink flushes each line, except inside a batch, which flushes
+ * once at its end; a batch writing to a second stream flushes the first. */
+START_TEST(test_log_stream_batch)
+{
+	int a[2], b[2];
+	FILE *fa, *fb;
+	peerop_log_stream sa, sb;
+	peerop_log_record r = { PEEROP_LOG_INFO, "core", "one", NULL, 0, 0 };
+	char got_a[4096] = "", got_b[4096] = "";
+
+	ck_assert_int_eq(pipe(a), 0);
+	ck_assert_int_eq(pipe(b), 0);
+	ck_assert_int_eq(fcntl(a[0], F_SETFL, O_NONBLOCK), 0);
+	ck_assert_int_eq(fcntl(b[0], F_SETFL, O_NONBLOCK), 0);
+	ck_assert_ptr_nonnull(fa = fdopen(a[1], "w"));
+	ck_assert_ptr_nonnull(fb = fdopen(b[1], "w"));
+	/* fully buffered: only a flush makes a line visible */
+	setvbuf(fa, NULL, _IOFBF, 16384);
+	setvbuf(fb, NULL, _IOFBF, 16384);
+	sa.stream = fa;
+	sa.format = PEEROP_LOG_FORMAT_TEXT;
+	sb.stream = fb;
+	sb.format = PEEROP_LOG_FORMAT_JSON;
+
+	peerop_log_stream_cb(&r, &sa);
+	pipe_drain(a[0], got_a, sizeof(got_a));
+	ck_assert_str_eq(got_a, "1970-01-01T00:00:00.000Z INFO  one\n");
+
+	got_a[0] = '\0';
+	peerop__log_batch_begin();
+	r.message = "two";
+	peerop_log_stream_cb(&r, &sa);
+	peerop__log_batch_begin();
+	r.message = "three";
+	peerop_log_stream_cb(&r, &sa);
+	peerop__log_batch_end();
+	ck_assert_uint_eq(pipe_drain(a[0], got_a, sizeof(got_a)), 0);
+	peerop__log_batch_end();
+	pipe_drain(a[0], got_a, sizeof(got_a));
+	ck_assert_str_eq(got_a, "1970-01-01T00:00:00.000Z INFO  two\n1970-01-01T00:00:00.000Z INFO  three\n");
+
+	got_a[0] = '\0';
+	peerop__log_batch_begin();
+	r.message = "four";
+	peerop_log_stream_cb(&r, &sa);
+	ck_assert_uint_eq(pipe_drain(a[0], got_a, sizeof(got_a)), 0);
+	peerop_log_stream_cb(&r, &sb);
+	pipe_drain(a[0], got_a, sizeof(got_a));
+	ck_assert_str_eq(got_a, "1970-01-01T00:00:00.000Z INFO  four\n");
+	ck_assert_uint_eq(pipe_drain(b[0], got_b, sizeof(got_b)), 0);
+	peerop__log_batch_end();
+	pipe_drain(b[0], got_b, sizeof(got_b));
+	ck_assert_str_eq(got_b, "{\"time\":\"1970-01-01T00:00:00.000Z\",\"level\":\"info\",\"component\":\"core\","
+		"\"msg\":\"four\"}\n");
+
+	/* an unbalanced end is harmless */
+	peerop__log_batch_end();
+	fclose(fa);
+	fclose(fb);
+	close(a[0]);
+	close(b[0]);
+}
+END_TEST
+
 START_TEST(test_log_long_message)
 {
 	char big[3000];
@@ -260,6 +384,8 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, test_read_file_errors);
 	tcase_add_test(tc, test_log_levels_and_format);
 	tcase_add_test(tc, test_log_json);
+	tcase_add_test(tc, test_log_time_format);
+	tcase_add_test(tc, test_log_stream_batch);
 	tcase_add_test(tc, test_log_long_message);
 	tcase_add_test(tc, test_jitter_range);
 	tcase_add_test(tc, test_global_refcount);

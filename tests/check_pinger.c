@@ -381,6 +381,103 @@ START_TEST(test_mutual_ping)
 }
 END_TEST
 
+/* More peers than one multi handle takes: the peers spread over shards,
+ * each keeps its connections alive, and peers leaving and joining free
+ * and refill places without opening more shards than needed. */
+#define SHARD_NODES 10
+
+static void write_nodes_file(const char *path, const unsigned int *port, int from, int to)
+{
+	peerop__buf file = PEEROP__BUF_INIT;
+	int i;
+	peerop__buf_puts(&file, "{\"peers\":[");
+	for (i = from; i < to; i++)
+		peerop__buf_printf(&file, "%s{\"id\":\"shard-node-%d\",\"host\":\"127.0.0.1\",\"port\":%u}",
+			i > from ? "," : "", i, port[i]);
+	peerop__buf_puts(&file, "]}");
+	ck_assert_int_eq(th_write_str(path, file.ptr), 0);
+	peerop__buf_dispose(&file);
+}
+
+static void check_shards(peerop_pinger *p, size_t want_shards, size_t want_peers)
+{
+	size_t i, total = 0;
+	ck_assert_uint_eq(p->nshards, want_shards);
+	for (i = 0; i < p->nshards; i++) {
+		ck_assert_uint_le(p->shards[i]->npeers, p->shard_peers);
+		total += p->shards[i]->npeers;
+	}
+	ck_assert_uint_eq(total, want_peers);
+	ck_assert_uint_eq(p->npeers, want_peers);
+	ck_assert_uint_eq(peerop__map_count(&p->by_addr), want_peers);
+}
+
+START_TEST(test_shards)
+{
+	char *dir = th_tmpdir(), *path = th_path(dir, "peers.json");
+	peerop_httpd *h[SHARD_NODES];
+	unsigned int port[SHARD_NODES];
+	int before[SHARD_NODES];
+	peerop_peerset *set;
+	peerop_pinger *p;
+	collector c;
+	char id[32];
+	int i;
+
+	memset(&c, 0, sizeof(c));
+	pthread_mutex_init(&c.lock, NULL);
+	for (i = 0; i < SHARD_NODES; i++) {
+		snprintf(id, sizeof(id), "shard-node-%d", i);
+		h[i] = node_httpd(id);
+		ck_assert_int_eq(peerop_httpd_start(h[i]), 0);
+		port[i] = peerop_httpd_port(h[i]);
+	}
+	write_nodes_file(path, port, 0, SHARD_NODES);
+	set = set_from_file(path);
+	p = new_pinger(set, "shard-pinger", NULL, 150, 2000, 100, &c);
+	p->shard_peers = 3;
+	ck_assert_int_eq(peerop_pinger_start(p), 0);
+	for (i = 0; i < SHARD_NODES; i++)
+		ck_assert_msg(TH_WAIT_UNTIL(seen_oks(&c, port[i]) >= 3, 30000), "node %d never answered 3 times", i);
+	peerop_pinger_stop(p);
+	check_shards(p, 4, SHARD_NODES);
+	/* keep-alive within every shard: several pings, one connection each */
+	for (i = 0; i < SHARD_NODES; i++) {
+		unsigned long long pings = __atomic_load_n(&h[i]->pings_received, __ATOMIC_ACQUIRE);
+		unsigned long long conns = __atomic_load_n(&h[i]->connections_total, __ATOMIC_ACQUIRE);
+		ck_assert_msg(pings >= 3 && conns <= 2, "node %d: %llu pings over %llu connections", i, pings, conns);
+	}
+
+	/* half the peers leave... */
+	write_nodes_file(path, port, 0, SHARD_NODES / 2);
+	ck_assert_int_eq(peerop_peerset_reload(set), 0);
+	ck_assert_int_eq(peerop_pinger_start(p), 0);
+	ck_assert(TH_WAIT_UNTIL(({ peerop_pinger_stats st; peerop_pinger_get_stats(p, &st);
+		st.peers == SHARD_NODES / 2; }), 20000));
+	peerop_pinger_stop(p);
+	check_shards(p, 4, SHARD_NODES / 2);
+
+	/* ...and come back: they fill the places freed, no new shard */
+	write_nodes_file(path, port, 0, SHARD_NODES);
+	ck_assert_int_eq(peerop_peerset_reload(set), 0);
+	for (i = 0; i < SHARD_NODES; i++)
+		before[i] = seen_oks(&c, port[i]);
+	ck_assert_int_eq(peerop_pinger_start(p), 0);
+	for (i = 0; i < SHARD_NODES; i++)
+		ck_assert_msg(TH_WAIT_UNTIL(seen_oks(&c, port[i]) >= before[i] + 2, 30000), "node %d not pinged again", i);
+	peerop_pinger_stop(p);
+	check_shards(p, 4, SHARD_NODES);
+
+	peerop_pinger_free(p);
+	peerop_peerset_free(set);
+	for (i = 0; i < SHARD_NODES; i++)
+		peerop_httpd_free(h[i]);
+	free(path);
+	th_tmpdir_remove(dir);
+	pthread_mutex_destroy(&c.lock);
+}
+END_TEST
+
 START_TEST(test_learns_self_from_pong)
 {
 	peerop_httpd *h = node_httpd("me");
@@ -533,6 +630,7 @@ static Suite *pinger_suite(void)
 	tcase_add_test(tc, test_options);
 	tcase_add_test(tc, test_bad_peers);
 	tcase_add_test(tc, test_mutual_ping);
+	tcase_add_test(tc, test_shards);
 	tcase_add_test(tc, test_learns_self_from_pong);
 	tcase_add_test(tc, test_down_and_back);
 	tcase_add_test(tc, test_serve_peers_and_metrics);
