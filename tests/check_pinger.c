@@ -478,6 +478,44 @@ START_TEST(test_shards)
 }
 END_TEST
 
+/* The pinger spares libcurl its proxy lookups only when no proxy variable
+ * is set: one that is set when the pinger starts is still obeyed. */
+START_TEST(test_proxy_variable_obeyed)
+{
+	pt_server *good = pt_server_start(PT_PONG, "behind-proxy"), *tmp = pt_server_start(PT_PONG, "x");
+	peerop_peerset_options so = PEEROP_PEERSET_OPTIONS_INIT;
+	peerop_peerset *set = NULL;
+	peerop_pinger *p;
+	collector c;
+	char url[64], proxy[64];
+	seen s;
+
+	memset(&c, 0, sizeof(c));
+	pthread_mutex_init(&c.lock, NULL);
+	/* a proxy address nobody listens on */
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%u", pt_server_port(tmp));
+	pt_server_stop(tmp);
+	ck_assert_int_eq(setenv("http_proxy", proxy, 1), 0);
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
+	ck_assert_int_eq(peerop_peerset_new(&set, &so), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", pt_server_port(good));
+	ck_assert_int_eq(peerop_peerset_add_static(set, url), 0);
+	p = new_pinger(set, "proxied", NULL, 200, 1000, 100, &c);
+	ck_assert_int_eq(peerop_pinger_start(p), 0);
+	ck_assert(TH_WAIT_UNTIL(seen_count(&c, pt_server_port(good)) >= 2, 20000));
+	ck_assert(get_seen(&c, pt_server_port(good), &s));
+	ck_assert_int_eq(s.oks, 0);
+	ck_assert_str_eq(s.reason, "connection refused");
+	ck_assert_uint_eq(pt_server_hits(good), 0);
+	peerop_pinger_free(p);
+	peerop_peerset_free(set);
+	pt_server_stop(good);
+	unsetenv("http_proxy");
+	pthread_mutex_destroy(&c.lock);
+}
+END_TEST
+
 START_TEST(test_learns_self_from_pong)
 {
 	peerop_httpd *h = node_httpd("me");
@@ -631,6 +669,7 @@ static Suite *pinger_suite(void)
 	tcase_add_test(tc, test_bad_peers);
 	tcase_add_test(tc, test_mutual_ping);
 	tcase_add_test(tc, test_shards);
+	tcase_add_test(tc, test_proxy_variable_obeyed);
 	tcase_add_test(tc, test_learns_self_from_pong);
 	tcase_add_test(tc, test_down_and_back);
 	tcase_add_test(tc, test_serve_peers_and_metrics);

@@ -91,7 +91,10 @@ typedef struct peerop_log_stream {
 
 /**
  * A ready-made callback: writes each record as one line to a stdio stream
- * and flushes it. Lines from concurrent threads never interleave.
+ * and flushes it. Lines from concurrent threads never interleave. Lines the
+ * library logs in a burst on one of its threads (the replies of one
+ * wake-up of the pinger, up to a thousand lines) are flushed together at
+ * the end of the burst, before that thread waits again.
  *
  * @param payload a peerop_log_stream
  */
