@@ -9,21 +9,9 @@
 # (When the local control plane demo lands, this runs the whole system:
 # devcluster, operator, HTTPServer resource, scaling.)
 set -eu
-top=$(cd "$(dirname "$0")" && pwd)
-cd "$top"
-jobs=$(nproc 2>/dev/null || echo 2)
-
-"$top/scripts/install-deps.sh" demo
-PEEROP_TOOLS_DIR=${PEEROP_TOOLS_DIR:-$top/.tools}
-PATH="$PEEROP_TOOLS_DIR/bin:$PATH"
-export PEEROP_TOOLS_DIR PATH
-
-[ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi >/dev/null
+. "$(dirname "$0")/scripts/common.sh"
+peerop_prepare demo
 build="$top/_build/demo"
-mkdir -p "$build"
-cd "$build"
-if [ ! -f Makefile ] || [ "$top/configure" -nt config.status ]; then
-	"$top/configure" -q
-fi
+peerop_configure "$build"
 make -j"$jobs" >/dev/null
 exec "$top/scripts/demo-local.sh" "$build" "$@"

@@ -8,23 +8,10 @@
 # tarball: it builds, tests, installs and builds a consumer against the
 # installed library with pkg-config alone.
 set -eu
-top=$(cd "$(dirname "$0")" && pwd)
-cd "$top"
-jobs=$(nproc 2>/dev/null || echo 2)
-
-"$top/scripts/install-deps.sh" test
-PEEROP_TOOLS_DIR=${PEEROP_TOOLS_DIR:-$top/.tools}
-PATH="$PEEROP_TOOLS_DIR/bin:$PATH"
-export PEEROP_TOOLS_DIR PATH
-
-[ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi >/dev/null
-
+. "$(dirname "$0")/scripts/common.sh"
+peerop_prepare test
 build="$top/_build/test"
-mkdir -p "$build"
-cd "$build"
-if [ ! -f Makefile ] || [ "$top/configure" -nt config.status ]; then
-	"$top/configure" -q --enable-werror --enable-sanitizers=address,undefined
-fi
+peerop_configure "$build" --enable-werror --enable-sanitizers=address,undefined
 
 show_failures() {
 	for f in $(find . -name test-suite.log); do

@@ -74,8 +74,14 @@ void model_apply(model *m, peerop_watch_event_type type, const json_t *obj)
 	}
 	pthread_mutex_unlock(&m->lock);
 	free(key);
-	if (m->stop_in_callback && type == PEEROP_WATCH_SYNCED)
-		peerop_watch_stop(m->self);
+	if (m->stop_in_callback && type == PEEROP_WATCH_SYNCED) {
+		/* the handle reaches the model only after peerop_watch_start()
+		 * returns, which may be after this first callback */
+		peerop_watch *self;
+		while (!(self = __atomic_load_n(&m->self, __ATOMIC_ACQUIRE)))
+			th_sleep_ms(1);
+		peerop_watch_stop(self);
+	}
 }
 
 void model_on_event(peerop_watch_event_type type, json_t *obj, void *payload)
@@ -238,7 +244,7 @@ peerop_watch *start_watch(env *e, model *m, peerop_watch_initial initial, peerop
 	if (!o.backoff_max_ms)
 		o.backoff_max_ms = 500;
 	ck_assert_msg(peerop_watch_start(&w, e->client, &CM, &o) == 0, "%s", peerop_error_last()->message);
-	m->self = w;
+	__atomic_store_n(&m->self, w, __ATOMIC_RELEASE);
 	return w;
 }
 
