@@ -316,7 +316,19 @@ void dc_update_locked(dc_req *rq, dc_resp *rs, const dc_rtype *rt, dc_entry *e,
 		reply_commit_error(rs, rc);
 		goto out_nw;
 	}
-	reply_obj(rs, 200, rt, nw, scale_reply);
+	if (!scale_reply && (rt->storage || !rt->to_version)) {
+		/* the stored form is the reply: no second serialization */
+		char *copy = malloc(stored->len + 1);
+		if (copy) {
+			memcpy(copy, stored->json, stored->len + 1);
+			rs->content_type = "application/json";
+			dc_resp_raw(rs, 200, copy, stored->len);
+		} else {
+			dc_resp_error(rs, 500, "InternalError", "out of memory");
+		}
+	} else {
+		reply_obj(rs, 200, rt, nw, scale_reply);
+	}
 	/* the last finalizer removed from an object being deleted: it goes now */
 	if (stored->deleting && stored->nfinalizers == 0) {
 		dc_obj *gone = dc_obj_ref(stored);

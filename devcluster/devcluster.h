@@ -141,7 +141,8 @@ typedef struct dc_rtype {
 	/* scale subresource: dotted paths ("spec.replicas"); selector may be "" */
 	char *scale_spec, *scale_status, *scale_selector;
 	json_t *printer_columns; /* array of {name,type,jsonPath,...} or NULL */
-	json_t *schema;          /* CRD openAPIV3Schema for this version, or NULL */
+	json_t *schema;          /* CRD openAPIV3Schema for this version, or the
+	                          * built-in schema (builtin-schemas.yaml), or NULL */
 	/* Type-specific behaviour; each may be NULL. */
 	void (*defaults)(json_t *obj);                 /* on create */
 	/* obj from storage form to this version (in place), and back. */

@@ -396,6 +396,13 @@ int dc_rtypes_init_builtin(dc_store *s)
 		if (rc != 0)
 			return rc;
 	}
+	/* the built-in OpenAPI schema of each type, looked up once (every write
+	 * reads it for managed fields) */
+	for (i = 0; i < s->ntypes; i++) {
+		const char *name = dc_builtin_schema_name(s->types[i]->group, s->types[i]->version, s->types[i]->kind);
+		if (name && !s->types[i]->schema)
+			s->types[i]->schema = json_incref(json_object_get(dc_builtin_schemas(), name));
+	}
 	return 0;
 }
 

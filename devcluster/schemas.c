@@ -101,7 +101,7 @@ const char *dc_builtin_schema_name(const char *group, const char *version, const
 const json_t *dc_type_schema(const dc_rtype *rt)
 {
 	const char *name;
-	if (rt->flags & DC_RT_CUSTOM)
+	if (rt->schema || (rt->flags & DC_RT_CUSTOM))
 		return rt->schema;
 	name = dc_builtin_schema_name(rt->group, rt->version, rt->kind);
 	return name ? json_object_get(dc_builtin_schemas(), name) : NULL;
