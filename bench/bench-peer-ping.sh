@@ -83,14 +83,20 @@ serving() {
 
 # run NAME PORT MODE: appends "req/s p50 p99 non2xx cpu-us-per-request" to res.NAME.MODE
 run() {
-	hdr=
-	[ "$3" = close ] && hdr='-H Connection:close'
 	procs=$(serving "$1")
 	# shellcheck disable=SC2086
 	t1=$(cpu_ticks $procs)
-	# shellcheck disable=SC2086
-	$pin_client wrk -t"$threads" -c"$conns" -d"${secs}s" --latency $hdr "http://127.0.0.1:$2/ping" \
-		>"$tmp/wrk.$1.$3" 2>&1
+	# (wrk drops a header written without a space after the colon:
+	# "-H Connection:close" sends nothing, and measures keep-alive again)
+	if [ "$3" = close ]; then
+		# shellcheck disable=SC2086
+		$pin_client wrk -t"$threads" -c"$conns" -d"${secs}s" --latency -H "Connection: close" \
+			"http://127.0.0.1:$2/ping" >"$tmp/wrk.$1.$3" 2>&1
+	else
+		# shellcheck disable=SC2086
+		$pin_client wrk -t"$threads" -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$2/ping" \
+			>"$tmp/wrk.$1.$3" 2>&1
+	fi
 	# shellcheck disable=SC2086
 	t2=$(cpu_ticks $procs)
 	awk -v t="$((t2 - t1))" -v hz="$(getconf CLK_TCK)" '
