@@ -19,5 +19,7 @@
 #include <peerop/metrics.h>
 #include <peerop/httpd.h>
 #include <peerop/peer.h>
+#include <peerop/workqueue.h>
+#include <peerop/leader.h>
 
 #endif /* PEEROP_H */
