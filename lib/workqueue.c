@@ -111,18 +111,12 @@ static int canceled(const char *fn, const peerop_workqueue *q)
 	return peerop__error_set(PEEROP_ECANCELED, "%s: work queue %s is shut down", fn, q->name);
 }
 
-/* The key's item, made if it has none. PEEROP_ENOMEM leaves q unchanged. */
-static int item_for(peerop_workqueue *q, const char *key, peerop__wq_item **out)
+/* A new item for a key that has none. PEEROP_ENOMEM leaves q unchanged. */
+static int item_new(peerop_workqueue *q, const char *key, peerop__wq_item **out)
 {
-	peerop__wq_item *it = peerop__map_get(&q->items, key);
-	size_t len;
+	size_t len = strlen(key);
+	peerop__wq_item *it = calloc(1, sizeof(*it) + len + 1);
 
-	if (it) {
-		*out = it;
-		return 0;
-	}
-	len = strlen(key);
-	it = calloc(1, sizeof(*it) + len + 1);
 	if (!it)
 		return PEEROP_ENOMEM;
 	memcpy(it->key, key, len + 1);
@@ -169,16 +163,12 @@ void peerop__wq_add_item_locked(peerop_workqueue *q, peerop__wq_item *it, uint64
 /* Queue now (delay 0) or delay. Called with the lock held. */
 static int add_locked(peerop_workqueue *q, const char *key, uint64_t delay_ns, uint64_t now)
 {
-	peerop__wq_item *it;
+	peerop__wq_item *it = peerop__map_get(&q->items, key);
 	int rc;
 
-	if (!delay_ns) {
-		/* A collapsed add needs no item: look before making one. */
-		it = peerop__map_get(&q->items, key);
-		if (it && it->dirty)
-			return 0;
-	}
-	if ((rc = item_for(q, key, &it)) != 0)
+	if (!delay_ns && it && it->dirty)
+		return 0; /* collapsed: no item needed */
+	if (!it && (rc = item_new(q, key, &it)) != 0)
 		return rc;
 	if (!delay_ns) {
 		peerop__wq_add_item_locked(q, it, now);
