@@ -292,79 +292,115 @@ static void throughput(long adds)
 
 /* ---- delayed adds ------------------------------------------------------------ */
 
+typedef struct delay_run {
+	peerop_workqueue *q;
+	const double *due;      /* when each key is due (seconds, now_s() clock) */
+	double *late;           /* how late each was handed out */
+} delay_run;
+
 static void *delay_worker(void *arg)
 {
-	peerop_workqueue *q = arg;
+	delay_run *d = arg;
 	char *key;
-	while (peerop_workqueue_get(&key, q, -1) == 0) {
-		peerop_workqueue_done(q, key);
+	while (peerop_workqueue_get(&key, d->q, -1) == 0) {
+		long i = atol(strchr(key, '-') + 1);
+		d->late[i] = now_s() - d->due[i];
+		peerop_workqueue_done(d->q, key);
 		peerop_free(key);
 	}
 	return NULL;
 }
 
+static double time_adds(peerop_workqueue *q, long n, uint64_t *rng, unsigned base_ms, double *due)
+{
+	char key[64];
+	double t0 = now_s();
+	long i;
+	for (i = 0; i < n; i++) {
+		unsigned ms = base_ms ? base_ms + (unsigned)(xorshift(rng) % 500) : 0;
+		snprintf(key, sizeof(key), "ns/obj-%ld", i);
+		if (base_ms) {
+			/* read before the call: the key is due no earlier */
+			double at = now_s() + ms / 1e3;
+			if (at < due[i])
+				due[i] = at;
+			peerop_workqueue_add_after(q, key, ms);
+		} else {
+			peerop_workqueue_add(q, key);
+		}
+	}
+	return now_s() - t0;
+}
+
+/* Three rounds: immediate adds of n keys (the peer), then add_after of the
+ * same keys due in 1.5-2 s in random order, then again due in 1-1.5 s (the
+ * earlier time wins: each key moves up the heap). Four workers take them
+ * as they come due; each key's lateness is when it was handed out minus
+ * when it was due. */
 static void delayed(long n)
 {
-	peerop_workqueue *q;
-	peerop_workqueue_stats s;
+	double t_now[ROUNDS], t_add[ROUNDS], t_redo[ROUNDS], *due, *late, *all_late;
+	delay_run d;
 	pthread_t th[WORKERS];
-	char key[64];
-	double t0, t_add = 0, t_now = 0, t_redo = 0, t_last_due, t_drained;
 	uint64_t rng = 12345;
+	int round, w;
 	long i;
-	int w;
 
-	/* Immediate adds of the same keys: the peer for the heap's cost. */
-	if (peerop_workqueue_new(&q, NULL) != 0)
+	due = malloc((size_t)n * sizeof(*due));
+	late = malloc((size_t)n * sizeof(*late));
+	all_late = malloc((size_t)n * 3 * sizeof(*all_late));
+	if (!due || !late || !all_late)
 		abort();
-	t0 = now_s();
-	for (i = 0; i < n; i++) {
-		snprintf(key, sizeof(key), "ns/obj-%ld", i);
-		peerop_workqueue_add(q, key);
-	}
-	t_now = now_s() - t0;
-	peerop_workqueue_free(q);
+	for (round = 0; round < 3; round++) {
+		peerop_workqueue_stats s;
+		if (peerop_workqueue_new(&d.q, NULL) != 0)
+			abort();
+		t_now[round] = time_adds(d.q, n, &rng, 0, NULL);
+		peerop_workqueue_free(d.q);
 
-	if (peerop_workqueue_new(&q, NULL) != 0)
-		abort();
-	for (w = 0; w < WORKERS; w++)
-		pthread_create(&th[w], NULL, delay_worker, q);
-	/* Due 1-2 s from now, in random order; then each moved 0-500 ms
-	 * earlier (earliest wins: the heap moves it in place). */
-	t0 = now_s();
-	for (i = 0; i < n; i++) {
-		snprintf(key, sizeof(key), "ns/obj-%ld", i);
-		peerop_workqueue_add_after(q, key, 1500 + xorshift(&rng) % 500);
+		for (i = 0; i < n; i++) {
+			due[i] = 1e300;
+			late[i] = -1;
+		}
+		if (peerop_workqueue_new(&d.q, NULL) != 0)
+			abort();
+		d.due = due;
+		d.late = late;
+		for (w = 0; w < WORKERS; w++)
+			pthread_create(&th[w], NULL, delay_worker, &d);
+		t_add[round] = time_adds(d.q, n, &rng, 1500, due);
+		t_redo[round] = time_adds(d.q, n, &rng, 1000, due);
+		for (;;) {
+			peerop_workqueue_get_stats(d.q, &s);
+			if (s.delayed == 0 && s.depth == 0 && s.processing == 0)
+				break;
+			sleep_ms(10);
+		}
+		peerop_workqueue_shutdown(d.q);
+		for (w = 0; w < WORKERS; w++)
+			pthread_join(th[w], NULL);
+		peerop_workqueue_free(d.q);
+		for (i = 0; i < n; i++)
+			all_late[round * n + i] = late[i];
 	}
-	t_add = now_s() - t0;
-	t0 = now_s();
-	for (i = 0; i < n; i++) {
-		snprintf(key, sizeof(key), "ns/obj-%ld", i);
-		peerop_workqueue_add_after(q, key, 1000 + xorshift(&rng) % 500);
-	}
-	t_redo = now_s() - t0;
-	t_last_due = t0 + t_redo + 1.5; /* no key is due later than this */
-	for (;;) {
-		peerop_workqueue_get_stats(q, &s);
-		if (s.delayed == 0 && s.depth == 0 && s.processing == 0)
-			break;
-		sleep_ms(1);
-	}
-	t_drained = now_s();
-	peerop_workqueue_shutdown(q);
-	for (w = 0; w < WORKERS; w++)
-		pthread_join(th[w], NULL);
-	printf("| operation (%ld distinct keys) | total | per key | vs add |\n", n);
+	printf("| operation (%ld distinct keys; median of 3) | total | per key | vs add |\n", n);
 	printf("|---|---:|---:|---:|\n");
-	printf("| add (immediate; peer) | %.1f ms | %.0f ns | 1.00x |\n", t_now * 1e3, t_now / (double)n * 1e9);
-	printf("| add_after, 1.5-2 s, random order (heap push) | %.1f ms | %.0f ns | %.2fx |\n", t_add * 1e3,
-		t_add / (double)n * 1e9, t_add / t_now);
-	printf("| add_after again, 1-1.5 s (earliest wins: move up) | %.1f ms | %.0f ns | %.2fx |\n",
-		t_redo * 1e3, t_redo / (double)n * 1e9, t_redo / t_now);
-	printf("\nall %ld handed out and done %.0f ms after the last deadline at the latest "
-		"(%llu adds, 4 workers)\n", n, (t_drained - t_last_due) * 1e3 > 0 ? (t_drained - t_last_due) * 1e3 : 0.0,
-		s.adds_total);
-	peerop_workqueue_free(q);
+	{
+		double m_now = median(t_now, 3), m_add = median(t_add, 3), m_redo = median(t_redo, 3);
+		printf("| add, immediate (peer) | %.1f ms | %.0f ns | 1.00x |\n", m_now * 1e3, m_now / (double)n * 1e9);
+		printf("| add_after, due in 1.5-2 s, random order (heap push) | %.1f ms | %.0f ns | %.2fx |\n",
+			m_add * 1e3, m_add / (double)n * 1e9, m_add / m_now);
+		printf("| add_after again, due in 1-1.5 s (earliest wins: moves up) | %.1f ms | %.0f ns | %.2fx |\n",
+			m_redo * 1e3, m_redo / (double)n * 1e9, m_redo / m_now);
+	}
+	qsort(all_late, (size_t)n * 3, sizeof(*all_late), cmp_double);
+	printf("\nlateness of the %ld keys handed out (4 workers): median %.2f ms, 99th percentile %.2f ms, "
+		"max %.2f ms; least %.3f ms%s\n", n * 3,
+		all_late[n * 3 / 2] * 1e3, all_late[n * 3 * 99 / 100] * 1e3, all_late[n * 3 - 1] * 1e3, all_late[0] * 1e3,
+		all_late[0] < 0 ? " (NEGATIVE: a key came early or never)" : " (none early)");
+	free(due);
+	free(late);
+	free(all_late);
 }
 
 int main(int argc, char **argv)
