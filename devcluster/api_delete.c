@@ -271,6 +271,25 @@ static int namespace_delete(dc_store *s, dc_entry *e)
 	return rc;
 }
 
+/* A dependent whose owners are all gone is deleted, as the real garbage
+ * collector does once it has checked each owner's uid: this is what
+ * cleans up after a controller whose cache is a moment behind and
+ * recreates an object for an owner just deleted. The real collector does
+ * it in the background a little later; here it follows the write at once
+ * (the client sees the write succeed, then a DELETED event). */
+int dc_gc_dangling(dc_store *s, dc_coll *coll, const char *ns, const char *name)
+{
+	dc_entry *e = dc_coll_get(coll, ns, name);
+	size_t j;
+
+	if (!e || e->obj->nowners == 0 || e->obj->deleting)
+		return 0;
+	for (j = 0; j < e->obj->nowners; j++)
+		if (dc_store_by_uid(s, e->obj->owners[j]))
+			return 0;
+	return dc_delete_entry(s, e, "Background", false, NULL);
+}
+
 int dc_delete_entry(dc_store *s, dc_entry *e, const char *policy, bool dry, dc_obj **out_last)
 {
 	json_t *obj;

@@ -335,6 +335,10 @@ void dc_update_locked(dc_req *rq, dc_resp *rs, const dc_rtype *rt, dc_entry *e,
 		if (dc_store_commit(s, e->coll, gone->ns, gone->name, NULL, NULL) == 0)
 			dc_gc_after_remove(s, gone);
 		dc_obj_unref(gone);
+	} else if (stored->nowners) {
+		dc_obj *kept = dc_obj_ref(stored);
+		dc_gc_dangling(s, e->coll, kept->ns, kept->name);
+		dc_obj_unref(kept);
 	}
 out_nw:
 	json_decref(nw);
@@ -502,6 +506,8 @@ void dc_create_locked(dc_req *rq, dc_resp *rs, const dc_target *tp, json_t *in, 
 		}
 	}
 	reply_obj(rs, 201, rt, in, false);
+	if (!dry)
+		dc_gc_dangling(s, rt->coll, rt->namespaced ? t.ns : "", name);
 out:
 	free(genname);
 }

@@ -442,6 +442,8 @@ int dc_delete_entry(dc_store *s, dc_entry *e, const char *policy, bool dry_run,
 	dc_obj **out_last);
 /* After an object was removed: drive GC of its dependents and owners. */
 int dc_gc_after_remove(dc_store *s, const dc_obj *gone);
+/* Delete ns/name of coll if it has owners and none of them exists. */
+int dc_gc_dangling(dc_store *s, dc_coll *coll, const char *ns, const char *name);
 /* Commit a modified version of an existing entry (lock held). */
 int dc_commit_update(dc_store *s, dc_entry *e, json_t *obj);
 /* api_watch.c */

@@ -93,4 +93,11 @@ void peerop__format_time_ms(char *buf, size_t size, long long wall_ms);
 /* Sleep, restarting after signals. */
 void peerop__sleep_ms(uint64_t ms);
 
+/* ---- condition variables on CLOCK_MONOTONIC (cond.c) ---------------- */
+#include <pthread.h>
+int peerop__cond_init_monotonic(pthread_cond_t *cond);
+/* Wait at most ms; PEEROP_ETIMEOUT when the time ran out, else 0 (a
+ * wake-up, perhaps spurious: callers re-check their predicate). */
+int peerop__cond_timedwait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, uint64_t ms);
+
 #endif /* PEEROP_INTERNAL_H */

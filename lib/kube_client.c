@@ -127,6 +127,7 @@ PEEROP_EXTERN(int) peerop_kube_client_new(peerop_kube_client **out, peerop_kube_
 	c->user_agent = peerop__buf_detach(&ua);
 	c->opts.user_agent = c->user_agent;
 	pthread_mutex_init(&c->pool_lock, NULL);
+	pthread_mutex_init(&c->count_lock, NULL);
 	for (i = 0; i < PEEROP__ARRAY_SIZE(c->share_lock); i++)
 		pthread_mutex_init(&c->share_lock[i], NULL);
 	c->share = curl_share_init();
@@ -168,6 +169,7 @@ PEEROP_EXTERN(void) peerop_kube_client_free(peerop_kube_client *c)
 	for (i = 0; i < PEEROP__ARRAY_SIZE(c->share_lock); i++)
 		pthread_mutex_destroy(&c->share_lock[i]);
 	pthread_mutex_destroy(&c->pool_lock);
+	pthread_mutex_destroy(&c->count_lock);
 	peerop_kube_config_free(c->cfg);
 	free(c->user_agent);
 	free(c->base);
@@ -569,6 +571,7 @@ int peerop__kube_call(json_t **out, peerop_kube_client *c, const peerop__kube_re
 			curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &retry_after);
 			curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
 			log_request(e, r->method, url.ptr, cc == CURLE_OK ? status : -1, t0, (int)retries);
+			peerop__kube_count_request(c, r->method, cc == CURLE_OK ? status : -1);
 			if (cc == CURLE_WRITE_ERROR && s.too_large)
 				rc = peerop__error_set(PEEROP_ETOOLARGE, "%s %s: reply larger than %zu bytes",
 					r->method, url.ptr, c->opts.max_response_bytes);

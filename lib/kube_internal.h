@@ -154,6 +154,13 @@ int peerop__kube_query_add(peerop__buf *b, const char *key, const char *value);
  * sessions are shared between them through a curl share handle. */
 #define PEEROP__KUBE_POOL_MAX 16
 
+#define PEEROP__KUBE_COUNTS_MAX 64
+typedef struct peerop__kube_count {
+	char method[8];
+	long code;
+	unsigned long long n;
+} peerop__kube_count;
+
 struct peerop_kube_client {
 	peerop_kube_config *cfg;
 	peerop_kube_client_options opts;  /* defaults filled in */
@@ -168,7 +175,16 @@ struct peerop_kube_client {
 	pthread_mutex_t pool_lock;
 	void *idle[PEEROP__KUBE_POOL_MAX]; /* CURL * */
 	size_t nidle;
+	/* requests by method and status, for rest_client_requests_total */
+	pthread_mutex_t count_lock;
+	peerop__kube_count counts[PEEROP__KUBE_COUNTS_MAX];
+	size_t ncounts;
+	unsigned long long counts_other;  /* beyond the table */
 };
+
+/* Count one request attempt; code is the HTTP status, or -1 when there
+ * was no reply (connection or TLS failure, timeout). */
+void peerop__kube_count_request(struct peerop_kube_client *c, const char *method, long code);
 
 /* A pooled easy handle (reset), or a new one; NULL when out of memory. */
 void *peerop__kube_easy_take(struct peerop_kube_client *c);

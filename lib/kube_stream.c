@@ -128,6 +128,7 @@ static int stream_once(peerop_kube_client *c, const char *url, const peerop__kub
 		curl_multi_poll(multi, NULL, 0, STREAM_TICK_MS, NULL);
 	}
 	curl_easy_getinfo(s.easy, CURLINFO_RESPONSE_CODE, status);
+	peerop__kube_count_request(c, "GET", *status ? *status : -1);
 	if (o->retry_after_ms) {
 		curl_off_t ra = 0;
 		*o->retry_after_ms = 0;

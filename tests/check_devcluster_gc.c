@@ -40,6 +40,35 @@ static void make_dependent(dct *t, const char *name, const char *owner, const ch
 	ck_assert_int_eq(code, 201);
 }
 
+/* A dependent written for an owner that no longer exists (a controller
+ * with a stale cache) is collected, as the real garbage collector does;
+ * one with at least one live owner stays, and so does its live owner. */
+START_TEST(test_gc_dangling_owner)
+{
+	dct *t = dct_start(NULL, false);
+	char *owner_rv = dct_make_cm(t, "default", "owner", NULL), *ouid = uid_of(t, CM "/owner");
+	char body[1024];
+	long code;
+	json_t *j;
+
+	make_dependent(t, "orphaned", "ghost", "00000000-dead-beef-0000-000000000000", true);
+	ck_assert_int_eq(get_code(t, CM "/orphaned"), 404);
+	make_dependent(t, "kept", "owner", ouid, true);
+	ck_assert_int_eq(get_code(t, CM "/kept"), 200);
+	/* an update that points the object at a vanished owner also collects it */
+	snprintf(body, sizeof(body), "{\"metadata\":{\"ownerReferences\":[{\"apiVersion\":\"v1\","
+		"\"kind\":\"ConfigMap\",\"name\":\"ghost\",\"uid\":\"gone-uid\"}]}}");
+	j = dct_patch(t, &code, CM "/kept", "application/merge-patch+json", body);
+	ck_assert_int_eq(code, 200);
+	json_decref(j);
+	ck_assert_int_eq(get_code(t, CM "/kept"), 404);
+	ck_assert_int_eq(get_code(t, CM "/owner"), 200);
+	free(owner_rv);
+	free(ouid);
+	dct_stop(t);
+}
+END_TEST
+
 START_TEST(test_delete_preconditions_and_options)
 {
 	dct *t = dct_start(NULL, false);
@@ -281,6 +310,7 @@ Suite *suite(void)
 	tcase_add_test(tc, test_gc_background);
 	tcase_add_test(tc, test_gc_foreground);
 	tcase_add_test(tc, test_gc_orphan);
+	tcase_add_test(tc, test_gc_dangling_owner);
 	tcase_add_test(tc, test_namespace_deletion);
 	tcase_add_test(tc, test_delete_collection);
 	suite_add_tcase(s, tc);

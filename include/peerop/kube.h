@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 #include <peerop/common.h>
+#include <peerop/metrics.h>
 
 PEEROP_BEGIN_DECL
 
@@ -189,6 +190,13 @@ PEEROP_EXTERN(void) peerop_kube_client_free(peerop_kube_client *client);
 
 /** The client's configuration; owned by the client. */
 PEEROP_EXTERN(peerop_kube_config *) peerop_kube_client_config(peerop_kube_client *client);
+
+/**
+ * A metrics collector (peerop_metrics_collect_cb), payload the client:
+ * `rest_client_requests_total{code,host,method}`, each attempt counted
+ * (retries too); code is `<error>` when no reply came.
+ */
+PEEROP_EXTERN(int) peerop_kube_client_collect_metrics(peerop_metrics_writer *w, void *client);
 
 /* ------------------------------------------------------------------------
  * Resources and REST calls

@@ -21,5 +21,6 @@
 #include <peerop/peer.h>
 #include <peerop/workqueue.h>
 #include <peerop/leader.h>
+#include <peerop/reconcile.h>
 
 #endif /* PEEROP_H */
