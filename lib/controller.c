@@ -663,6 +663,14 @@ void peerop_controller_get_stats(peerop_controller *c, peerop_controller_stats *
 	peerop_workqueue_get_stats(c->queue, &out->queue);
 }
 
+/* A family with a single sample. */
+static int family1(peerop_metrics_writer *w, const char *name, peerop_metric_type type, const char *help,
+	const peerop_metric_label *l, double value)
+{
+	int rc = peerop_metrics_family(w, name, type, help);
+	return rc ? rc : peerop_metrics_sample(w, NULL, l, 1, value);
+}
+
 int peerop_controller_collect_metrics(peerop_metrics_writer *w, void *controller)
 {
 	peerop_controller *c = controller;
@@ -692,42 +700,30 @@ int peerop_controller_collect_metrics(peerop_metrics_writer *w, void *controller
 		rc = peerop_metrics_sample(w, NULL, l, 2, (double)vals[i]);
 	}
 	if (rc == 0)
-		rc = peerop_metrics_family(w, "controller_runtime_reconcile_errors_total", PEEROP_METRIC_COUNTER,
-			"Total number of reconciliation errors per controller");
-	if (rc == 0)
-		rc = peerop_metrics_sample(w, NULL, l, 1, (double)s.errors);
+		rc = family1(w, "controller_runtime_reconcile_errors_total", PEEROP_METRIC_COUNTER,
+			"Total number of reconciliation errors per controller", l, (double)s.errors);
 	if (rc == 0)
 		rc = peerop_metrics_histogram(w, "controller_runtime_reconcile_time_seconds",
 			"Length of time per reconciliation per controller", l, 1, time_bounds, counts,
 			PEEROP__CTL_NBOUNDS, s.reconciles, sum);
 	if (rc == 0)
-		rc = peerop_metrics_family(w, "controller_runtime_active_workers", PEEROP_METRIC_GAUGE,
-			"Number of currently used workers per controller");
+		rc = family1(w, "controller_runtime_active_workers", PEEROP_METRIC_GAUGE,
+			"Number of currently used workers per controller", l, (double)s.active_workers);
 	if (rc == 0)
-		rc = peerop_metrics_sample(w, NULL, l, 1, (double)s.active_workers);
+		rc = family1(w, "controller_runtime_max_concurrent_reconciles", PEEROP_METRIC_GAUGE,
+			"Maximum number of concurrent reconciles per controller", l, (double)c->opts.workers);
 	if (rc == 0)
-		rc = peerop_metrics_family(w, "controller_runtime_max_concurrent_reconciles", PEEROP_METRIC_GAUGE,
-			"Maximum number of concurrent reconciles per controller");
+		rc = family1(w, "workqueue_depth", PEEROP_METRIC_GAUGE, "Current depth of workqueue", q,
+			(double)s.queue.depth);
 	if (rc == 0)
-		rc = peerop_metrics_sample(w, NULL, l, 1, (double)c->opts.workers);
+		rc = family1(w, "workqueue_adds_total", PEEROP_METRIC_COUNTER,
+			"Total number of adds handled by workqueue", q, (double)s.queue.adds_total);
 	if (rc == 0)
-		rc = peerop_metrics_family(w, "workqueue_depth", PEEROP_METRIC_GAUGE, "Current depth of workqueue");
+		rc = family1(w, "workqueue_retries_total", PEEROP_METRIC_COUNTER,
+			"Total number of retries handled by workqueue", q, (double)s.queue.retries_total);
 	if (rc == 0)
-		rc = peerop_metrics_sample(w, NULL, q, 1, (double)s.queue.depth);
-	if (rc == 0)
-		rc = peerop_metrics_family(w, "workqueue_adds_total", PEEROP_METRIC_COUNTER,
-			"Total number of adds handled by workqueue");
-	if (rc == 0)
-		rc = peerop_metrics_sample(w, NULL, q, 1, (double)s.queue.adds_total);
-	if (rc == 0)
-		rc = peerop_metrics_family(w, "workqueue_retries_total", PEEROP_METRIC_COUNTER,
-			"Total number of retries handled by workqueue");
-	if (rc == 0)
-		rc = peerop_metrics_sample(w, NULL, q, 1, (double)s.queue.retries_total);
-	if (rc == 0)
-		rc = peerop_metrics_family(w, "workqueue_longest_running_processor_seconds", PEEROP_METRIC_GAUGE,
-			"How many seconds has the longest running processor for workqueue been running");
-	if (rc == 0)
-		rc = peerop_metrics_sample(w, NULL, q, 1, s.queue.longest_running_s);
+		rc = family1(w, "workqueue_longest_running_processor_seconds", PEEROP_METRIC_GAUGE,
+			"How many seconds has the longest running processor for workqueue been running", q,
+			s.queue.longest_running_s);
 	return rc;
 }
