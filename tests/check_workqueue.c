@@ -459,8 +459,9 @@ START_TEST(test_stats)
 	ck_assert_int_eq(peerop_workqueue_add(q, "a"), 0);
 	ck_assert_int_eq(peerop_workqueue_add(q, "b"), 0);
 	ck_assert_int_eq(peerop_workqueue_add_after(q, "c", 3600000), 0);
-	t0 = th_now_ms();
-	ck_assert(TH_WAIT_UNTIL(th_now_ms() >= t0 + 30, 10000)); /* let "a" wait a little */
+	/* let "a" wait a little (the queue's clock, read after the add) */
+	t0 = peerop__mono_ns(NULL);
+	ck_assert(TH_WAIT_UNTIL(peerop__mono_ns(NULL) >= t0 + 30 * MS, 10000));
 	k = get_now(q);
 	s = stats_of(q);
 	ck_assert_uint_eq(s.depth, 1);
