@@ -33,15 +33,6 @@ PEEROP_EXTERN(int) peerop_workqueue_options_init(peerop_workqueue_options *opts,
 	return 0;
 }
 
-static void cond_init_monotonic(pthread_cond_t *c)
-{
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(c, &ca);
-	pthread_condattr_destroy(&ca);
-}
-
 /* The name goes into log lines and metric labels: printable text only. */
 static int name_ok(const char *s)
 {
@@ -77,9 +68,10 @@ PEEROP_EXTERN(int) peerop_workqueue_new(peerop_workqueue **out, const peerop_wor
 		return peerop__error_set(PEEROP_ENOMEM, "peerop_workqueue_new: out of memory");
 	}
 	pthread_mutex_init(&q->lock, NULL);
-	cond_init_monotonic(&q->ready);
-	cond_init_monotonic(&q->idle);
-	cond_init_monotonic(&q->delay_wake);
+	/* Cannot fail on Linux (glibc's pthread_cond_init always succeeds). */
+	peerop__cond_init_monotonic(&q->ready);
+	peerop__cond_init_monotonic(&q->idle);
+	peerop__cond_init_monotonic(&q->delay_wake);
 	peerop__ratelimit_init(&q->rl,
 		opts->base_delay_ms ? opts->base_delay_ms : DEFAULT_BASE_MS,
 		opts->max_delay_ms ? opts->max_delay_ms : DEFAULT_MAX_MS,
