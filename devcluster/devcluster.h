@@ -35,6 +35,10 @@
  *   faults.c     the fault-injection admin API under /_devcluster/
  *   main.c       the program: flags and signals only
  *
+ * With --run-pods, in-process components run on top (inproc.h): the
+ * Deployment and ReplicaSet controllers (controllers.h) and a kubelet that
+ * runs pods as local processes (kubelet.h).
+ *
  * Locking: one mutex per store (dc_store.mu) guards every structure below
  * the HTTP layer. Requests are short; the lock is never held while writing
  * to a socket. Stored objects (dc_obj) are immutable and reference-counted,
@@ -372,6 +376,11 @@ typedef struct dc_req {
 	char *body;
 	size_t body_len;
 	bool managed_done;        /* managedFields already computed (server-side apply) */
+	/* in-process requests (local.c) have no connection (conn NULL): their
+	 * query is these pairs (key, value, ..., NULL) and their only header
+	 * the User-Agent */
+	const char *const *local_query;
+	const char *local_agent;
 } dc_req;
 
 /* The reply. Either a body or a streaming reader (watches). */
@@ -637,6 +646,13 @@ typedef struct dc_server_options {
 	/* called (from another thread) when a restart failed and nothing serves */
 	void (*on_fatal)(void *payload);
 	void *on_fatal_payload;
+	/* Running what operators create (controllers.h, kubelet.h); all off by
+	 * default, so the API server alone behaves as before. */
+	bool controllers;             /* the Deployment and ReplicaSet controllers */
+	bool kubelet;                 /* one node that runs pods as local processes */
+	const char *const *images;    /* "IMAGE=PATH" mappings, NULL-terminated */
+	const char *node_name;        /* NULL: "devcluster" */
+	unsigned restart_backoff_s;   /* the first restart back-off (0: 10; doubles up to 300) */
 } dc_server_options;
 
 /* How the next watch streams are spoiled (for clients' fault tests). */
@@ -678,6 +694,8 @@ struct dc_server {
 	bool closing;
 	uint64_t restarts;
 	char url[192];
+	struct dc_ctlmgr *ctl;        /* controllers, or NULL */
+	struct dc_kubelet *kubelet;   /* the node, or NULL */
 };
 
 int dc_server_start(dc_server **out, const dc_server_options *opts);

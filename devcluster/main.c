@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MAX_IMAGES 256
+
 static void usage(FILE *f)
 {
 	fputs(
@@ -27,6 +29,7 @@ static void usage(FILE *f)
 "  --history-size N           watch events kept for resuming watches; older\n"
 "                             resourceVersions get 410 Expired (default 10000)\n"
 "  --max-body BYTES           largest request body (default 3145728)\n"
+"  --run-pods                 run the Deployment and ReplicaSet controllers\n"
 "  --log-level LEVEL          trace, debug, info, warn or error (default info)\n"
 "  --log-format text|json     log line format on stderr (default text)\n"
 "  -h, --help                 show this help\n"
@@ -64,6 +67,10 @@ int main(int argc, char **argv)
 		{ "max-body", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "log-format", required_argument, NULL, 'F' },
+		{ "run-pods", no_argument, NULL, 'R' },
+		{ "image", required_argument, NULL, 'i' },
+		{ "node-name", required_argument, NULL, 'N' },
+		{ "restart-backoff", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -74,8 +81,11 @@ int main(int argc, char **argv)
 	unsigned long long v;
 	sigset_t set;
 	int c, sig = 0, rc;
+	static const char *images[MAX_IMAGES + 1];
+	size_t nimages = 0;
 
 	memset(&opts, 0, sizeof(opts));
+	opts.images = images;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': opts.listen = optarg; break;
@@ -121,6 +131,32 @@ int main(int argc, char **argv)
 				fprintf(stderr, "peerop-devcluster: --log-format: text or json\n");
 				return 2;
 			}
+			break;
+		case 'R':
+			opts.controllers = true;
+			break;
+		case 'i': {
+			const char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg || eq[1] != '/') {
+				fprintf(stderr, "peerop-devcluster: --image %s: expected IMAGE=/ABSOLUTE/PATH\n", optarg);
+				return 2;
+			}
+			if (nimages == MAX_IMAGES) {
+				fprintf(stderr, "peerop-devcluster: --image: at most %d\n", MAX_IMAGES);
+				return 2;
+			}
+			images[nimages++] = optarg;
+			break;
+		}
+		case 'N':
+			opts.node_name = optarg;
+			break;
+		case 'B':
+			if (!parse_uint(optarg, 300, &v) || v == 0) {
+				fprintf(stderr, "peerop-devcluster: --restart-backoff: expected 1..300 seconds\n");
+				return 2;
+			}
+			opts.restart_backoff_s = (unsigned)v;
 			break;
 		case 'h':
 			usage(stdout);

@@ -209,7 +209,10 @@ static const char *pod_reason(const json_t *o, char *buf, size_t size)
 		} else if (dc_json_str(v, "state.terminated.reason")) {
 			reason = dc_json_str(v, "state.terminated.reason");
 		} else if (dc_json_path(v, "state.terminated")) {
-			snprintf(buf, size, "ExitCode:%lld", (long long)num(v, "state.terminated.exitCode"));
+			if (num(v, "state.terminated.signal"))
+				snprintf(buf, size, "Signal:%lld", (long long)num(v, "state.terminated.signal"));
+			else
+				snprintf(buf, size, "ExitCode:%lld", (long long)num(v, "state.terminated.exitCode"));
 			reason = buf;
 		} else if (json_is_true(json_object_get(v, "ready")) && dc_json_path(v, "state.running")) {
 			running = true;
@@ -217,8 +220,13 @@ static const char *pod_reason(const json_t *o, char *buf, size_t size)
 	}
 	if (!strcmp(reason, "Completed") && running)
 		reason = "Running";
-	if (dc_json_path(o, "metadata.deletionTimestamp"))
-		reason = !strcmp(str(o, "status.reason"), "NodeLost") ? "Unknown" : "Terminating";
+	if (dc_json_path(o, "metadata.deletionTimestamp")) {
+		const char *phase = str(o, "status.phase");
+		if (!strcmp(str(o, "status.reason"), "NodeLost"))
+			reason = "Unknown";
+		else if (strcmp(phase, "Succeeded") && strcmp(phase, "Failed"))
+			reason = "Terminating";
+	}
 	return reason;
 }
 static void pod_cells(const json_t *o, json_t *c, time_t now)
@@ -227,15 +235,26 @@ static void pod_cells(const json_t *o, json_t *c, time_t now)
 	json_int_t ready = 0, restarts = 0;
 	size_t i;
 	char buf[64];
+	const char *last_restart = NULL;
 	json_array_foreach(cs, i, v) {
-		if (json_is_true(json_object_get(v, "ready")))
+		const char *fin = dc_json_str(v, "lastState.terminated.finishedAt");
+		if (json_is_true(json_object_get(v, "ready")) && dc_json_path(v, "state.running"))
 			ready++;
 		restarts += num(v, "restartCount");
+		if (fin && (!last_restart || strcmp(fin, last_restart) > 0))
+			last_restart = fin;
 	}
 	add_str(c, str(o, "metadata.name"));
 	add_fmt(c, "%lld/%zu", (long long)ready, json_array_size(dc_json_path(o, "spec.containers")));
 	add_str(c, pod_reason(o, buf, sizeof(buf)));
-	add_fmt(c, "%lld", (long long)restarts);
+	if (restarts && last_restart) {
+		/* as the real printer: "3 (12s ago)" */
+		char ago[32];
+		dc_human_age(ago, sizeof(ago), last_restart, now);
+		add_fmt(c, "%lld (%s ago)", (long long)restarts, ago);
+	} else {
+		add_fmt(c, "%lld", (long long)restarts);
+	}
 	add_age(c, o, "metadata.creationTimestamp", now);
 	add_str(c, str(o, "status.podIP"));
 	add_str(c, str(o, "spec.nodeName"));
@@ -305,6 +324,80 @@ static void deploy_cells(const json_t *o, json_t *c, time_t now)
 	free(sel);
 }
 
+static const col rs_cols[] = { NAME_COL,
+	{ "Desired", "integer", "", "Replicas is the number of desired pods. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1.", 0 },
+	{ "Current", "integer", "", "Replicas is the most recently observed number of non-terminating pods.", 0 },
+	{ "Ready", "integer", "", "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition.", 0 },
+	AGE_COL,
+	{ "Containers", "string", "", "Names of each container in the template.", 1 },
+	{ "Images", "string", "", "Images referenced by each container in the template.", 1 },
+	{ "Selector", "string", "", "Selector is a label query over pods that should match the replica count.", 1 },
+	{ 0 } };
+static void rs_cells(const json_t *o, json_t *c, time_t now)
+{
+	json_t *ctrs = dc_json_path(o, "spec.template.spec.containers");
+	char *sel = dc_label_selector_format(dc_json_path(o, "spec.selector"));
+	add_str(c, str(o, "metadata.name"));
+	add_int(c, num(o, "spec.replicas"));
+	add_int(c, num(o, "status.replicas"));
+	add_int(c, num(o, "status.readyReplicas"));
+	add_age(c, o, "metadata.creationTimestamp", now);
+	add_joined(c, ctrs, "name");
+	add_joined(c, ctrs, "image");
+	add_str(c, sel);
+	free(sel);
+}
+
+static const col node_cols[] = { NAME_COL,
+	{ "Status", "string", "", "The status of the node", 0 },
+	{ "Roles", "string", "", "The roles of the node", 0 },
+	AGE_COL,
+	{ "Version", "string", "", "Kubelet Version reported by the node.", 0 },
+	{ "Internal-IP", "string", "", "List of addresses reachable to the node.", 1 },
+	{ "External-IP", "string", "", "List of addresses reachable to the node.", 1 },
+	{ "OS-Image", "string", "", "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).", 1 },
+	{ "Kernel-Version", "string", "", "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).", 1 },
+	{ "Container-Runtime", "string", "", "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).", 1 },
+	{ 0 } };
+static void node_address(json_t *c, const json_t *o, const char *type)
+{
+	json_t *v;
+	size_t i;
+	json_array_foreach(dc_json_path(o, "status.addresses"), i, v)
+		if (!strcmp(str(v, "type"), type)) {
+			add_str(c, str(v, "address"));
+			return;
+		}
+	add_str(c, "");
+}
+static void node_cells(const json_t *o, json_t *c, time_t now)
+{
+	json_t *v, *labels = dc_json_path(o, "metadata.labels");
+	const char *k, *status = "Unknown";
+	peerop__buf roles = PEEROP__BUF_INIT;
+	size_t i;
+	json_array_foreach(dc_json_path(o, "status.conditions"), i, v)
+		if (!strcmp(str(v, "type"), "Ready"))
+			status = !strcmp(str(v, "status"), "True") ? "Ready" : "NotReady";
+	add_fmt(c, "%s", str(o, "metadata.name"));
+	if (json_is_true(dc_json_path(o, "spec.unschedulable")))
+		add_fmt(c, "%s,SchedulingDisabled", status);
+	else
+		add_str(c, status);
+	json_object_foreach(labels, k, v)
+		if (!strncmp(k, "node-role.kubernetes.io/", 24) && k[24])
+			peerop__buf_printf(&roles, "%s%s", roles.len ? "," : "", k + 24);
+	add_str(c, roles.ptr);
+	peerop__buf_dispose(&roles);
+	add_age(c, o, "metadata.creationTimestamp", now);
+	add_str(c, str(o, "status.nodeInfo.kubeletVersion"));
+	node_address(c, o, "InternalIP");
+	node_address(c, o, "ExternalIP");
+	add_str(c, str(o, "status.nodeInfo.osImage"));
+	add_str(c, str(o, "status.nodeInfo.kernelVersion"));
+	add_str(c, str(o, "status.nodeInfo.containerRuntimeVersion"));
+}
+
 static const col lease_cols[] = { NAME_COL, { "Holder", "string", "", "The holder of the lease", 0 }, AGE_COL, { 0 } };
 static void lease_cells(const json_t *o, json_t *c, time_t now)
 {
@@ -338,6 +431,8 @@ static const printer printers[] = {
 	{ "", "events", event_cols, event_cells },
 	{ "events.k8s.io", "events", event_cols, event_cells },
 	{ "apps", "deployments", deploy_cols, deploy_cells },
+	{ "apps", "replicasets", rs_cols, rs_cells },
+	{ "", "nodes", node_cols, node_cells },
 	{ "coordination.k8s.io", "leases", lease_cols, lease_cells },
 };
 static const printer fallback = { "", "", default_cols, default_cells };

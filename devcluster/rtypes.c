@@ -90,6 +90,11 @@ static void deployment_defaults(json_t *o)
 		"rollingUpdate", "maxUnavailable", "25%", "maxSurge", "25%"));
 }
 
+static void replicaset_defaults(json_t *o)
+{
+	set_default(o, "spec.replicas", json_integer(1));
+}
+
 /* ---- conversion ---- */
 
 /* Set kind and apiVersion, first in key order as the real server writes them. */
@@ -238,6 +243,12 @@ static const rtype_def builtin[] = {
 	  DC_RT_STATUS | DC_RT_SCALE | DC_RT_GENERATION,
 	  "deploy", "all", "", "spec.replicas", "status.replicas", "", deployment_defaults,
 	  NULL, NULL, NULL, true },
+	{ "apps", "v1", "replicasets", "replicaset", "ReplicaSet", true,
+	  DC_RT_STATUS | DC_RT_SCALE | DC_RT_GENERATION,
+	  "rs", "all", "status.replicas", "spec.replicas", "status.replicas", "", replicaset_defaults,
+	  NULL, NULL, plain_field, true },
+	{ "", "v1", "nodes", "node", "Node", false, DC_RT_STATUS,
+	  "no", "", "spec.unschedulable", NULL, NULL, NULL, NULL, NULL, NULL, plain_field, true },
 	{ "coordination.k8s.io", "v1", "leases", "lease", "Lease", true, 0,
 	  "", "", "", NULL, NULL, NULL, NULL, NULL, NULL, NULL, true },
 	{ "apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",

@@ -5,6 +5,7 @@
  * libmicrohttpd runs one thread per connection (see api_watch.c for why);
  * handlers lock the store for the short time they touch it. */
 #include "devcluster.h"
+#include "controllers.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,12 +29,20 @@ typedef struct reqctx {
 
 const char *dc_req_query(const dc_req *rq, const char *key)
 {
-	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, key);
+	const char *const *q;
+	if (rq->conn)
+		return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, key);
+	for (q = rq->local_query; q && q[0] && q[1]; q += 2)
+		if (!strcmp(q[0], key))
+			return q[1];
+	return NULL;
 }
 
 const char *dc_req_header(const dc_req *rq, const char *name)
 {
-	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+	if (rq->conn)
+		return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+	return !strcasecmp(name, "User-Agent") ? rq->local_agent : NULL;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -482,6 +491,23 @@ static int write_kubeconfig(dc_server *srv, const char *path)
 	return rc;
 }
 
+/* The in-process components run against the current store: they stop
+ * before it is replaced or freed and start again on the new one. */
+static int start_components(dc_server *srv)
+{
+	int rc = 0;
+	if (srv->opts.controllers)
+		rc = dc_ctlmgr_start(&srv->ctl, srv);
+	return rc;
+}
+
+static void stop_components(dc_server *srv)
+{
+	dc_ctlmgr_stop(srv->ctl);
+	srv->ctl = NULL;
+	dc_events_reset();
+}
+
 int dc_server_start(dc_server **out, const dc_server_options *opts)
 {
 	dc_server *srv = calloc(1, sizeof(*srv));
@@ -516,6 +542,8 @@ int dc_server_start(dc_server **out, const dc_server_options *opts)
 		rc = start_daemon(srv);
 	if (rc == 0)
 		rc = make_kubeconfig(srv);
+	if (rc == 0)
+		rc = start_components(srv);
 	if (rc == 0 && opts->kubeconfig_out)
 		rc = write_kubeconfig(srv, opts->kubeconfig_out);
 	if (rc != 0) {
@@ -530,6 +558,7 @@ int dc_server_restart(dc_server *srv)
 {
 	dc_store_options so;
 	int rc;
+	stop_components(srv);
 	stop_daemon(srv);
 	dc_store_free(srv->store);
 	srv->store = NULL;
@@ -539,6 +568,8 @@ int dc_server_restart(dc_server *srv)
 	rc = dc_store_new(&srv->store, &so);
 	if (rc == 0)
 		rc = start_daemon(srv);
+	if (rc == 0)
+		rc = start_components(srv);
 	if (rc == 0) {
 		__atomic_add_fetch(&srv->restarts, 1, __ATOMIC_RELAXED);
 		peerop__info("devcluster", "restarted on %s", dc_server_url(srv));
@@ -555,6 +586,7 @@ void dc_server_free(dc_server *srv)
 	while (srv->restart_running)
 		pthread_cond_wait(&srv->restart_cond, &srv->restart_mu);
 	pthread_mutex_unlock(&srv->restart_mu);
+	stop_components(srv);
 	stop_daemon(srv);
 	dc_store_free(srv->store);
 	dc_tls_dispose(&srv->tls);
