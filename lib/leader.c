@@ -2,10 +2,14 @@
  * leader.c: leader election with a coordination.k8s.io/v1 Lease, by
  * client-go's rules (stated in include/peerop/leader.h).
  *
- * Time. Expiry is judged on this process's CLOCK_MONOTONIC only: a record
- * expires when its spec has not changed for its leaseDurationSeconds since
- * this candidate saw it change. renewTime is written for people, never
- * read. A leader counts its renew deadline from the moment it *sent* its
+ * Time. Expiry is judged on this process's clock only: a record expires
+ * when its spec has not changed for its leaseDurationSeconds since this
+ * candidate saw it change. renewTime is written for people, never read.
+ * Durations are measured on CLOCK_BOOTTIME, which (unlike CLOCK_MONOTONIC)
+ * goes on while the machine is suspended: a leader waking up from a
+ * suspend knows at once that its lease may be gone. Waits use a
+ * CLOCK_MONOTONIC condition variable (condition variables cannot wait on
+ * CLOCK_BOOTTIME). A leader counts its renew deadline from the moment it *sent* its
  * last successful write: the others saw that write no earlier, so it stops
  * leading before anyone can judge its lease expired.
  *
@@ -65,6 +69,7 @@ struct peerop_leader {
 	json_t *lease;                /* the Lease as last read or written; NULL: none */
 	uint64_t observed_ms;         /* when its spec was last seen to change */
 	int last_rc;                  /* outcome of the previous attempt (log changes only) */
+	int vanished;                 /* the Lease, held by another, was found deleted */
 };
 
 static int stopped(const peerop_leader *l)
@@ -72,14 +77,28 @@ static int stopped(const peerop_leader *l)
 	return __atomic_load_n(&l->stop, __ATOMIC_ACQUIRE);
 }
 
-/* Wait until the monotonic time at_ms or a stop; nonzero when stopped. */
+/* Milliseconds on CLOCK_BOOTTIME (see the top of the file). */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
+		return peerop__now_ms();
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Wait until now_ms() reaches at_ms, or a stop; nonzero when stopped. */
 static int wait_until(peerop_leader *l, uint64_t at_ms)
 {
 	struct timespec ts;
-	ts.tv_sec = (time_t)(at_ms / 1000);
-	ts.tv_nsec = (long)(at_ms % 1000) * 1000000L;
+	uint64_t now = now_ms(), mono;
+
+	if (at_ms <= now)
+		return stopped(l);
+	mono = peerop__now_ms() + (at_ms - now);
+	ts.tv_sec = (time_t)(mono / 1000);
+	ts.tv_nsec = (long)(mono % 1000) * 1000000L;
 	pthread_mutex_lock(&l->lock);
-	while (!stopped(l) && peerop__now_ms() < at_ms)
+	while (!stopped(l) && now_ms() < at_ms)
 		if (pthread_cond_timedwait(&l->cond, &l->lock, &ts) == ETIMEDOUT)
 			break;
 	pthread_mutex_unlock(&l->lock);
@@ -144,10 +163,12 @@ static int spec_equal(const json_t *a, const json_t *b)
 /* Keep a Lease just read or written (stolen); note when its spec changed. */
 static void observe_lease(peerop_leader *l, json_t *lease)
 {
-	if (!l->lease || !spec_equal(json_object_get(l->lease, "spec"), json_object_get(lease, "spec")))
-		l->observed_ms = peerop__now_ms();
+	if (!l->lease || l->vanished ||
+	    !spec_equal(json_object_get(l->lease, "spec"), json_object_get(lease, "spec")))
+		l->observed_ms = now_ms();
 	json_decref(l->lease);
 	l->lease = lease;
+	l->vanished = 0;
 }
 
 static void forget_lease(peerop_leader *l)
@@ -185,7 +206,7 @@ static int write_lease(peerop_leader *l, const json_t *base, json_t *spec, uint6
 		json_decref(obj);
 		return peerop__error_set(PEEROP_ENOMEM, "out of memory");
 	}
-	*sent_ms = peerop__now_ms();
+	*sent_ms = now_ms();
 	if (base)
 		rc = peerop_kube_replace(&stored, l->client, &LEASES, l->ns, l->name, obj, NULL);
 	else
@@ -207,16 +228,41 @@ static int may_call(peerop_leader *l, uint64_t deadline_ms)
 {
 	if (stopped(l))
 		return peerop__error_set(PEEROP_ECANCELED, "lease %s: stopping", l->desc);
-	if (deadline_ms && peerop__now_ms() >= deadline_ms)
+	if (deadline_ms && now_ms() >= deadline_ms)
 		return peerop__error_set(PEEROP_ETIMEOUT, "lease %s: renew deadline passed", l->desc);
 	return 0;
 }
 
-/* The Lease is not there: create it. */
+/* How long a record stays valid after it last changed. A duration the API
+ * could not have stored (missing, not an integer, < 1) is replaced by ours. */
+static uint64_t record_ms(const peerop_leader *l, const peerop__leader_record *rec)
+{
+	return (uint64_t)(rec->duration_s ? rec->duration_s : l->wire_s) * 1000u;
+}
+
+/* The Lease is not there: create it. But if it was last seen held by
+ * another, its deletion is a change of the record like any other: that
+ * holder may still be leading (it learns at its next renewal), so its
+ * lease is waited out first. */
 static int create(peerop_leader *l, uint64_t deadline_ms, uint64_t *sent_ms)
 {
+	peerop__leader_record rec;
 	int rc;
+
+	peerop__leader_record_read(&rec, l->lease);
+	if (l->lease && rec.state != PEEROP__LEADER_FREE && !is_me(l, &rec)) {
+		if (!l->vanished) {
+			l->vanished = 1;
+			l->observed_ms = now_ms();
+			log_event(l, PEEROP_LOG_INFO, rec.holder, "lease %s: deleted while held by %s: "
+				"waiting %lld s before creating it", l->desc,
+				rec.holder ? rec.holder : "an unreadable holder", (long long)(record_ms(l, &rec) / 1000));
+		}
+		if (now_ms() - l->observed_ms < record_ms(l, &rec))
+			return 0;
+	}
 	forget_lease(l);
+	l->vanished = 0;
 	if ((rc = may_call(l, deadline_ms)) < 0)
 		return rc;
 	rc = write_lease(l, NULL, my_spec(l, NULL, 0), sent_ms);
@@ -273,10 +319,7 @@ static int attempt(peerop_leader *l, uint64_t deadline_ms, uint64_t *sent_ms)
 		spec = my_spec(l, rec.acquire_time, rec.transitions);
 	} else {
 		if (rec.state != PEEROP__LEADER_FREE) {
-			/* A duration that the API could not have stored (missing,
-			 * not an integer, < 1) is replaced by ours. */
-			uint64_t d = (uint64_t)(rec.duration_s ? rec.duration_s : l->wire_s) * 1000u;
-			if (peerop__now_ms() - l->observed_ms < d)
+			if (now_ms() - l->observed_ms < record_ms(l, &rec))
 				return 0;
 			log_event(l, PEEROP_LOG_INFO, rec.holder,
 				"lease %s: the record of %s has not changed for %lld s: taking over", l->desc,
@@ -315,7 +358,7 @@ static int extend(peerop_leader *l, uint64_t sent_ms)
 {
 	int ok;
 	pthread_mutex_lock(&l->lock);
-	ok = peerop__now_ms() < l->renewed_ms + l->opts.renew_deadline_ms;
+	ok = now_ms() < l->renewed_ms + l->opts.renew_deadline_ms;
 	if (ok)
 		l->renewed_ms = sent_ms;
 	pthread_mutex_unlock(&l->lock);
@@ -395,7 +438,7 @@ static void *thread_main(void *arg)
 		if (l->leading)
 			deadline = l->renewed_ms + l->opts.renew_deadline_ms;
 		rc = attempt(l, deadline, &sent);
-		now = peerop__now_ms();
+		now = now_ms();
 		if (rc != 1)
 			note_failure(l, rc);
 		else
@@ -599,7 +642,7 @@ PEEROP_EXTERN(int) peerop_leader_is_leader(const peerop_leader *l)
 	if (!l)
 		return 0;
 	pthread_mutex_lock(&m->lock);
-	r = m->leading && peerop__now_ms() < m->renewed_ms + m->opts.renew_deadline_ms;
+	r = m->leading && now_ms() < m->renewed_ms + m->opts.renew_deadline_ms;
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }
