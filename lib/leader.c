@@ -148,7 +148,7 @@ static void observe_holder(peerop_leader *l, const char *holder)
 	pthread_mutex_unlock(&l->lock);
 	free(old);
 	log_event(l, PEEROP_LOG_INFO, holder, "lease %s: %s%s", l->desc,
-		holder ? "new leader " : "no leader", holder ? holder : "");
+		holder ? "new leader " : "no leader named in the Lease", holder ? holder : "");
 	if (l->opts.on_new_leader)
 		l->opts.on_new_leader(holder, l->opts.payload);
 }

@@ -508,7 +508,7 @@ START_TEST(test_no_release_on_stop)
 	json_decref(o);
 	ck_assert(TH_WAIT_UNTIL(is_leader(1), 30000));
 	ck_assert_msg(C[1].started_ms + 5 >= t_pre + 3000, "took over %lld ms after the last renewal was seen",
-		(long long)(C[1].started_ms - t_pre));
+		(long long)C[1].started_ms - (long long)t_pre);
 	ck_assert_str_eq(trace_of(1), "first,second,");
 	teardown();
 }
@@ -614,6 +614,48 @@ START_TEST(test_restart_in_memory)
 }
 END_TEST
 
+/* is_leader() turns 0 at the renew deadline even while the elector's
+ * thread is blocked in a call (here: every reply delayed 10 s, calls capped
+ * at lease - renew deadline = 5 s), before on_stopped_leading runs. */
+START_TEST(test_is_leader_while_blocked)
+{
+	int stopped_then;
+
+	setup(false);
+	start_cand(0, "first", "blocked", 6000, 1000, 300, 0);
+	ck_assert(TH_WAIT_UNTIL(is_leader(0), 20000));
+	admin(E, "/_devcluster/delay?ms=10000");
+	ck_assert(TH_WAIT_UNTIL(!is_leader(0), 20000));
+	stopped_then = get_int(&C[0].stopped);
+	ck_assert_msg(stopped_then == 0, "is_leader() stayed 1 until on_stopped_leading");
+	ck_assert(TH_WAIT_UNTIL(get_int(&C[0].stopped) == 1, 30000));
+	admin(E, "/_devcluster/delay?ms=0");
+	teardown();
+}
+END_TEST
+
+/* A Lease deleted while another holds it: that holder may still lead (it
+ * learns at its next renewal), so the candidate waits out its lease
+ * before creating the Lease again. */
+START_TEST(test_deleted_lease)
+{
+	uint64_t t_del;
+
+	setup(false);
+	put_raw_lease("deleted", "{\"holderIdentity\":\"ghost\",\"leaseDurationSeconds\":2}");
+	start_cand(0, "heir", "deleted", 3000, 1500, 300, 0);
+	ck_assert(TH_WAIT_UNTIL(holder_is(0, "ghost"), 20000));
+	t_del = th_now_ms();
+	ck_assert_int_eq(peerop_kube_delete(NULL, E->client, &LEASES, "default", "deleted", NULL), 0);
+	ck_assert(TH_WAIT_UNTIL(is_leader(0), 20000));
+	ck_assert_msg(C[0].started_ms >= t_del + 2000, "created %lld ms after the deletion",
+		(long long)C[0].started_ms - (long long)t_del);
+	ck_assert_str_eq(trace_of(0), "ghost,heir,");
+	assert_written_by("deleted", "heir", 3);
+	teardown();
+}
+END_TEST
+
 /* renewTime far in the future or the past changes nothing: a foreign
  * holder's record expires leaseDurationSeconds after this candidate first
  * saw it. */
@@ -632,8 +674,8 @@ START_TEST(test_clock_skew)
 	start_cand(1, "past-watcher", "skew-past", 3000, 1500, 300, 0);
 	ck_assert(TH_WAIT_UNTIL(is_leader(0) && is_leader(1), 20000));
 	for (i = 0; i < 2; i++) {
-		ck_assert_msg(C[i].started_ms >= t_start + 2000, "%s took over after %llu ms", C[i].id,
-			(unsigned long long)(C[i].started_ms - t_start));
+		ck_assert_msg(C[i].started_ms >= t_start + 2000, "%s took over after %lld ms", C[i].id,
+			(long long)C[i].started_ms - (long long)t_start);
 		ck_assert_msg(strncmp(trace_of(i), "ghost,", 6) == 0, "%s", trace_of(i));
 		assert_written_by(C[i].lease, C[i].id, 3);
 	}
@@ -698,8 +740,8 @@ START_TEST(test_hostile_leases)
 			continue;
 		ck_assert_msg(TH_WAIT_UNTIL(is_leader((int)i), 30000), "%s: never taken over", cases[i].name);
 		ck_assert_msg(C[i].started_ms + 5 >= t_start + (uint64_t)cases[i].min_ms,
-			"%s: taken over after %llu ms, before %lld ms", cases[i].name,
-			(unsigned long long)(C[i].started_ms - t_start), cases[i].min_ms);
+			"%s: taken over after %lld ms, before %lld ms", cases[i].name,
+			(long long)C[i].started_ms - (long long)t_start, cases[i].min_ms);
 		assert_written_by(cases[i].name, C[i].id, 3);
 	}
 	/* A lease of 68 years is honoured: still not taken over after our
@@ -812,6 +854,7 @@ END_TEST
 START_TEST(test_stop_is_prompt)
 {
 	uint64_t t0, waiting_ms, leading_ms;
+	json_t *held, *after;
 
 	setup(false);
 	put_raw_lease("prompt-held", "{\"holderIdentity\":\"ghost\",\"leaseDurationSeconds\":3600}");
@@ -819,9 +862,15 @@ START_TEST(test_stop_is_prompt)
 	start_cand(1, "leader", "prompt-free", 3600000, 3000000, 1800000, 0);
 	ck_assert(TH_WAIT_UNTIL(is_leader(1), 20000));
 	ck_assert(TH_WAIT_UNTIL(holder_is(0, "ghost"), 20000));
+	held = get_lease("prompt-held");
 	t0 = th_now_ms();
 	peerop_leader_stop(handle(0));
 	waiting_ms = th_now_ms() - t0;
+	/* a candidate that did not hold the Lease leaves it alone on stop */
+	after = get_lease("prompt-held");
+	ck_assert(json_equal(held, after));
+	json_decref(held);
+	json_decref(after);
 	t0 = th_now_ms();
 	peerop_leader_stop(handle(1));
 	leading_ms = th_now_ms() - t0;
@@ -848,6 +897,8 @@ Suite *suite(void)
 	tcase_add_test(tc, test_api_hangs);
 	tcase_add_test(tc, test_restart_persisted);
 	tcase_add_test(tc, test_restart_in_memory);
+	tcase_add_test(tc, test_is_leader_while_blocked);
+	tcase_add_test(tc, test_deleted_lease);
 	tcase_add_test(tc, test_clock_skew);
 	tcase_add_test(tc, test_hostile_leases);
 	tcase_add_test(tc, test_stop_is_prompt);
