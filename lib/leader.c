@@ -7,9 +7,9 @@
  * candidate saw it change. renewTime is written for people, never read.
  * Durations are measured on CLOCK_BOOTTIME, which (unlike CLOCK_MONOTONIC)
  * goes on while the machine is suspended: a leader waking up from a
- * suspend knows at once that its lease may be gone. Waits use a
- * CLOCK_MONOTONIC condition variable (condition variables cannot wait on
- * CLOCK_BOOTTIME). A leader counts its renew deadline from the moment it *sent* its
+ * suspend knows at once that its lease may be gone. Waits are relative
+ * waits on a CLOCK_MONOTONIC condition variable (condition variables
+ * cannot wait on CLOCK_BOOTTIME), repeated until CLOCK_BOOTTIME says so. A leader counts its renew deadline from the moment it *sent* its
  * last successful write: the others saw that write no earlier, so it stops
  * leading before anyone can judge its lease expired.
  *
@@ -26,7 +26,6 @@
 #include "kube_internal.h"
 #include "leader_internal.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,18 +88,10 @@ static uint64_t now_ms(void)
 /* Wait until now_ms() reaches at_ms, or a stop; nonzero when stopped. */
 static int wait_until(peerop_leader *l, uint64_t at_ms)
 {
-	struct timespec ts;
-	uint64_t now = now_ms(), mono;
-
-	if (at_ms <= now)
-		return stopped(l);
-	mono = peerop__now_ms() + (at_ms - now);
-	ts.tv_sec = (time_t)(mono / 1000);
-	ts.tv_nsec = (long)(mono % 1000) * 1000000L;
+	uint64_t now;
 	pthread_mutex_lock(&l->lock);
-	while (!stopped(l) && now_ms() < at_ms)
-		if (pthread_cond_timedwait(&l->cond, &l->lock, &ts) == ETIMEDOUT)
-			break;
+	while (!stopped(l) && (now = now_ms()) < at_ms)
+		peerop__cond_timedwait_ms(&l->cond, &l->lock, at_ms - now);
 	pthread_mutex_unlock(&l->lock);
 	return stopped(l);
 }
@@ -571,7 +562,6 @@ PEEROP_EXTERN(int) peerop_leader_start(peerop_leader **out, peerop_kube_client *
 	const peerop_leader_options *opts)
 {
 	peerop_leader *l;
-	pthread_condattr_t ca;
 	peerop__buf desc = PEEROP__BUF_INIT;
 	const char *ns;
 	int rc;
@@ -587,10 +577,12 @@ PEEROP_EXTERN(int) peerop_leader_start(peerop_leader **out, peerop_kube_client *
 		return peerop__error_set(PEEROP_ENOMEM, "out of memory");
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_mutex_init(&l->join_lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&l->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	if (peerop__cond_init_monotonic(&l->cond) < 0) {
+		pthread_mutex_destroy(&l->lock);
+		pthread_mutex_destroy(&l->join_lock);
+		free(l);
+		return peerop__error_set(PEEROP_ENOMEM, "out of memory");
+	}
 
 	l->opts = *opts;
 	if (!l->opts.lease_duration_ms)
