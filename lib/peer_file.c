@@ -137,3 +137,46 @@ PEEROP_EXTERN(int) peerop_peers_parse(peerop_peer **out, size_t *count, const ch
 	*count = n;
 	return 0;
 }
+
+/* The inverse of peerop_peers_parse(), for whoever writes peers files
+ * (peerop-operator into a ConfigMap): the same rules, so what it writes the
+ * servers can always read. One peer per line keeps diffs and
+ * `kubectl get cm -o yaml` readable; ids sorted by the caller stay put. */
+PEEROP_EXTERN(int) peerop_peers_format(char **out, const peerop_peer *list, size_t count)
+{
+	peerop__buf b = PEEROP__BUF_INIT;
+	size_t i;
+	int rc = 0;
+
+	if (!out || (!list && count))
+		return peerop__error_set(PEEROP_EINVAL, "peers format: missing argument");
+	*out = NULL;
+	if (count > MAX_PEERS)
+		return peerop__error_set(PEEROP_ETOOLARGE, "peers format: more than %d peers", MAX_PEERS);
+	for (i = 0; i < count; i++) {
+		const char *id = list[i].id ? list[i].id : "";
+		if (strlen(id) > 253 || !printable(id))
+			return peerop__error_set(PEEROP_ECONFIG, "peers format: peers[%zu].id: expected at most "
+				"253 printable characters", i);
+		if (!list[i].host || !valid_host(list[i].host))
+			return peerop__error_set(PEEROP_ECONFIG, "peers format: peers[%zu].host: expected a host "
+				"name or address (IPv6 without brackets)", i);
+		if (list[i].port < 1 || list[i].port > 65535)
+			return peerop__error_set(PEEROP_ECONFIG, "peers format: peers[%zu].port: expected 1-65535", i);
+	}
+	rc |= peerop__buf_puts(&b, "{\"peers\":[");
+	for (i = 0; i < count; i++) {
+		rc |= peerop__buf_puts(&b, i ? ",\n  {\"id\":\"" : "\n  {\"id\":\"");
+		rc |= peerop__buf_put_json_escaped(&b, list[i].id ? list[i].id : "");
+		rc |= peerop__buf_puts(&b, "\",\"host\":\"");
+		rc |= peerop__buf_put_json_escaped(&b, list[i].host);
+		rc |= peerop__buf_printf(&b, "\",\"port\":%u}", list[i].port);
+	}
+	rc |= peerop__buf_puts(&b, count ? "\n]}\n" : "]}\n");
+	if (rc < 0) {
+		peerop__buf_dispose(&b);
+		return peerop__error_set(PEEROP_ENOMEM, "out of memory");
+	}
+	*out = peerop__buf_detach(&b);
+	return 0;
+}

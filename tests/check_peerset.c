@@ -90,6 +90,57 @@ START_TEST(test_parse_bad)
 }
 END_TEST
 
+/* format is the inverse of parse: a round trip keeps every field, hostile
+ * ids are escaped, and what parse would refuse format refuses too. */
+START_TEST(test_format_round_trip)
+{
+	peerop_peer in[3] = {
+		{ "web-0", "10.1.2.3", 8080, PEEROP_PEER_FILE },
+		{ "we\"ird\\id\u00e9", "fd00::1", 1, PEEROP_PEER_FILE },
+		{ NULL, "db.example", 65535, PEEROP_PEER_STATIC },
+	}, bad;
+	peerop_peer *out = NULL;
+	size_t n = 0, i;
+	char *text = NULL;
+
+	ck_assert_int_eq(peerop_peers_format(&text, in, 3), 0);
+	ck_assert_int_eq(peerop_peers_parse(&out, &n, "cm", text, strlen(text)), 0);
+	ck_assert_uint_eq(n, 3);
+	for (i = 0; i < 3; i++) {
+		ck_assert_str_eq(out[i].id, in[i].id ? in[i].id : "");
+		ck_assert_str_eq(out[i].host, in[i].host);
+		ck_assert_uint_eq(out[i].port, in[i].port);
+	}
+	peerop_peer_list_free(out, n);
+	peerop_free(text);
+
+	ck_assert_int_eq(peerop_peers_format(&text, NULL, 0), 0);
+	ck_assert_str_eq(text, "{\"peers\":[]}\n");
+	ck_assert_int_eq(peerop_peers_parse(&out, &n, "cm", text, strlen(text)), 0);
+	ck_assert_uint_eq(n, 0);
+	peerop_peer_list_free(out, n);
+	peerop_free(text);
+
+	bad = in[0];
+	bad.port = 0;
+	ck_assert_int_eq(peerop_peers_format(&text, &bad, 1), PEEROP_ECONFIG);
+	ck_assert_ptr_null(text);
+	bad.port = 70000;
+	ck_assert_int_eq(peerop_peers_format(&text, &bad, 1), PEEROP_ECONFIG);
+	bad = in[0];
+	bad.host = "[::1]";
+	ck_assert_int_eq(peerop_peers_format(&text, &bad, 1), PEEROP_ECONFIG);
+	ck_assert(strstr(peerop_error_last()->message, "peers[0].host"));
+	bad.host = NULL;
+	ck_assert_int_eq(peerop_peers_format(&text, &bad, 1), PEEROP_ECONFIG);
+	bad = in[0];
+	bad.id = "new\nline";
+	ck_assert_int_eq(peerop_peers_format(&text, &bad, 1), PEEROP_ECONFIG);
+	ck_assert_int_eq(peerop_peers_format(NULL, in, 1), PEEROP_EINVAL);
+	ck_assert_int_eq(peerop_peers_format(&text, NULL, 1), PEEROP_EINVAL);
+}
+END_TEST
+
 START_TEST(test_addresses)
 {
 	char *host = NULL;
@@ -465,6 +516,7 @@ static Suite *peerset_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_parse_good);
 	tcase_add_test(tc, test_parse_bad);
+	tcase_add_test(tc, test_format_round_trip);
 	tcase_add_test(tc, test_addresses);
 	tcase_add_test(tc, test_reload_in_place_inotify);
 	tcase_add_test(tc, test_reload_in_place_polling);

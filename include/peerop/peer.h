@@ -156,6 +156,18 @@ PEEROP_EXTERN(void) peerop_peer_list_free(peerop_peer *list, size_t count);
 PEEROP_EXTERN(int) peerop_peers_parse(peerop_peer **out, size_t *count, const char *name,
 	const char *data, size_t len);
 
+/**
+ * Write a peers file's content, `{"peers":[{"id":..,"host":..,"port":..}]}`,
+ * from a list (the inverse of peerop_peers_parse(): what it accepts, the
+ * other reads back). The source field is ignored.
+ *
+ * @param out receives the text (NUL-terminated), to release with peerop_free()
+ * @return 0, PEEROP_ECONFIG (naming the element: `peers[2].host`),
+ *         PEEROP_ETOOLARGE (more peers than a file may hold), PEEROP_EINVAL,
+ *         PEEROP_ENOMEM
+ */
+PEEROP_EXTERN(int) peerop_peers_format(char **out, const peerop_peer *list, size_t count);
+
 /** Stop watching and release. NULL is a no-op. The set must outlive its pinger. */
 PEEROP_EXTERN(void) peerop_peerset_free(peerop_peerset *set);
 
