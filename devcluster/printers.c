@@ -406,6 +406,17 @@ static void lease_cells(const json_t *o, json_t *c, time_t now)
 	add_age(c, o, "metadata.creationTimestamp", now);
 }
 
+/* Roles print like the real server's: NAME, CREATED AT. Bindings: NAME,
+ * ROLE (Kind/name), AGE. */
+static const col binding_cols[] = { NAME_COL, { "Role", "string", "", "Role of the binding", 0 }, AGE_COL, { 0 } };
+static void binding_cells(const json_t *o, json_t *c, time_t now)
+{
+	const char *kind = str(o, "roleRef.kind"), *name = str(o, "roleRef.name");
+	add_str(c, str(o, "metadata.name"));
+	json_array_append_new(c, json_sprintf("%s/%s", kind ? kind : "", name ? name : ""));
+	add_age(c, o, "metadata.creationTimestamp", now);
+}
+
 /* What the real server prints for types without a printer (CRDs). */
 static const col default_cols[] = { NAME_COL, { "Created At", "date", "", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0 }, { 0 } };
 static void default_cells(const json_t *o, json_t *c, time_t now)
@@ -434,6 +445,8 @@ static const printer printers[] = {
 	{ "apps", "replicasets", rs_cols, rs_cells },
 	{ "", "nodes", node_cols, node_cells },
 	{ "coordination.k8s.io", "leases", lease_cols, lease_cells },
+	{ "rbac.authorization.k8s.io", "rolebindings", binding_cols, binding_cells },
+	{ "rbac.authorization.k8s.io", "clusterrolebindings", binding_cols, binding_cells },
 };
 static const printer fallback = { "", "", default_cols, default_cells };
 

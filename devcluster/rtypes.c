@@ -251,6 +251,16 @@ static const rtype_def builtin[] = {
 	  "no", "", "spec.unschedulable", NULL, NULL, NULL, NULL, NULL, NULL, plain_field, true },
 	{ "coordination.k8s.io", "v1", "leases", "lease", "Lease", true, 0,
 	  "", "", "", NULL, NULL, NULL, NULL, NULL, NULL, NULL, true },
+	/* RBAC objects are stored and served (charts create them) but not
+	 * enforced: every request with the token may do everything. */
+	{ "rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, 0,
+	  "", "", "", NULL, NULL, NULL, NULL, NULL, NULL, NULL, true },
+	{ "rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", true, 0,
+	  "", "", "", NULL, NULL, NULL, NULL, NULL, NULL, NULL, true },
+	{ "rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", false, 0,
+	  "", "", "", NULL, NULL, NULL, NULL, NULL, NULL, NULL, true },
+	{ "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding",
+	  false, 0, "", "", "", NULL, NULL, NULL, NULL, NULL, NULL, NULL, true },
 	{ "apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
 	  "CustomResourceDefinition", false, DC_RT_STATUS | DC_RT_GENERATION,
 	  "crd,crds", "api-extensions", "", NULL, NULL, NULL, NULL, NULL, NULL, NULL, true },
