@@ -254,14 +254,11 @@ static int build(app *a)
 		ho.threads = 1;
 		if ((rc = peerop_httpd_new(&a->httpd, &ho)) < 0 ||
 		    (rc = peerop_httpd_add_metrics(a->httpd, peerop_controller_collect_metrics, a->ctl)) < 0 ||
-		    (rc = peerop_httpd_add_metrics(a->httpd, peerop_kube_client_collect_metrics, a->client)) < 0 ||
-		    (rc = peerop_httpd_start(a->httpd)) < 0) {
+		    (rc = peerop_httpd_add_metrics(a->httpd, peerop_kube_client_collect_metrics, a->client)) < 0) {
 			fprintf(stderr, "peerop-operator: --metrics-listen %s: %s\n", a->o.metrics_listen,
 				peerop_error_last()->message);
 			return rc;
 		}
-		peerop_log_emit(PEEROP_LOG_INFO, "operator", NULL, 0, "serving /metrics, /healthz and /readyz on port %u",
-			peerop_httpd_port(a->httpd));
 	}
 	if (a->o.leader_elect) {
 		peerop_leader_options lo = PEEROP_LEADER_OPTIONS_INIT;
@@ -275,9 +272,20 @@ static int build(app *a)
 			fprintf(stderr, "peerop-operator: leader election: %s\n", peerop_error_last()->message);
 			return rc;
 		}
-		if (a->leader && a->httpd)
-			peerop_httpd_add_metrics(a->httpd, peerop_leader_collect_metrics, a->leader);
-	} else if ((rc = start_controller(a)) < 0) {
+		if (a->httpd && (rc = peerop_httpd_add_metrics(a->httpd, peerop_leader_collect_metrics, a->leader)) < 0)
+			return rc;
+	}
+	/* routes and collectors are added before the server starts */
+	if (a->httpd) {
+		if ((rc = peerop_httpd_start(a->httpd)) < 0) {
+			fprintf(stderr, "peerop-operator: --metrics-listen %s: %s\n", a->o.metrics_listen,
+				peerop_error_last()->message);
+			return rc;
+		}
+		peerop_log_emit(PEEROP_LOG_INFO, "operator", NULL, 0, "serving /metrics, /healthz and /readyz on port %u",
+			peerop_httpd_port(a->httpd));
+	}
+	if (!a->o.leader_elect && (rc = start_controller(a)) < 0) {
 		fprintf(stderr, "peerop-operator: %s\n", peerop_error_last()->message);
 		return rc;
 	}

@@ -681,3 +681,25 @@ PEEROP_EXTERN(void) peerop_leader_free(peerop_leader *l)
 	peerop_leader_stop(l);
 	leader_release(l);
 }
+
+PEEROP_EXTERN(const char *) peerop_leader_name(const peerop_leader *l)
+{
+	return l ? l->name : NULL;
+}
+
+/* client-go's leader_election_master_status: 1 while leading, 0 otherwise. */
+PEEROP_EXTERN(int) peerop_leader_collect_metrics(peerop_metrics_writer *w, void *leader)
+{
+	peerop_leader *l = leader;
+	peerop_metric_label lab[1];
+	int rc;
+
+	if (!l)
+		return PEEROP_EINVAL;
+	lab[0].name = "name";
+	lab[0].value = l->name;
+	rc = peerop_metrics_family(w, "leader_election_master_status", PEEROP_METRIC_GAUGE,
+		"Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, "
+		"1 indicates master.");
+	return rc ? rc : peerop_metrics_sample(w, NULL, lab, 1, peerop_leader_is_leader(l) ? 1.0 : 0.0);
+}

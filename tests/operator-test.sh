@@ -151,6 +151,11 @@ HS
 	poll 30 "$K" get deploy web || fail "the leader did not reconcile"
 	jp_is lease/op-test '{.spec.holderIdentity}' replica-a || fail "leadership moved"
 	grep -q "leading: starting the controller" "$tmp/b.log" && fail "replica-b worked while a led"
+	run curl -sf "http://127.0.0.1:$port_a/metrics"
+	expect out '^leader_election_master_status\{name="op-test"\} 1$'
+	run curl -sf "http://127.0.0.1:$port_b/metrics"
+	expect out '^leader_election_master_status\{name="op-test"\} 0$'
+	run curl -sf "http://127.0.0.1:$port_b/readyz"
 	kill -TERM "$opid_a"
 	wait "$opid_a" || fail "leader exit status $? on SIGTERM"
 	poll 30 jp_is lease/op-test '{.spec.holderIdentity}' replica-b || fail "replica-b did not take over"

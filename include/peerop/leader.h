@@ -31,6 +31,7 @@
 
 #include <peerop/common.h>
 #include <peerop/kube.h>
+#include <peerop/metrics.h>
 
 PEEROP_BEGIN_DECL
 
@@ -94,6 +95,15 @@ PEEROP_EXTERN(char *) peerop_leader_holder(const peerop_leader *l);
 
 /** This candidate's identity (owned by the elector). */
 PEEROP_EXTERN(const char *) peerop_leader_identity(const peerop_leader *l);
+
+/** The Lease's name (owned by the elector). */
+PEEROP_EXTERN(const char *) peerop_leader_name(const peerop_leader *l);
+
+/**
+ * A metrics collector (peerop_metrics_collect_cb), payload the elector:
+ * `leader_election_master_status{name}`, 1 while leading, else 0.
+ */
+PEEROP_EXTERN(int) peerop_leader_collect_metrics(peerop_metrics_writer *w, void *leader);
 
 /**
  * Stop competing. A leader calls on_stopped_leading and then releases the
