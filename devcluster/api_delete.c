@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define FG_FINALIZER "foregroundDeletion"
 #define ORPHAN_FINALIZER "orphan"
@@ -290,7 +291,66 @@ int dc_gc_dangling(dc_store *s, dc_coll *coll, const char *ns, const char *name)
 	return dc_delete_entry(s, e, "Background", false, NULL);
 }
 
+static bool is_pod(const dc_entry *e)
+{
+	return e->coll->group[0] == '\0' && !strcmp(e->coll->plural, "pods");
+}
+
+/* A pod that the kubelet runs is deleted gracefully: marked now, removed
+ * by the kubelet (grace 0) once its processes are gone. 1 when it was
+ * handled here; 0 to go on with the ordinary deletion. */
+static int pod_graceful(dc_store *s, dc_entry *e, long long grace, int *rc)
+{
+	json_t *obj, *m;
+	const char *node, *phase;
+	long long g, cur;
+	char ts[32];
+	time_t when;
+	struct tm tm;
+
+	if (!is_pod(e) || !s->kubelet_node)
+		return 0;
+	obj = dc_obj_parse(e->obj);
+	m = dc_json_meta(obj);
+	node = dc_json_str(obj, "spec.nodeName");
+	phase = dc_json_str(obj, "status.phase");
+	if (!node || strcmp(node, s->kubelet_node) || (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))) {
+		json_decref(obj);
+		return 0;
+	}
+	g = grace >= 0 ? grace : json_is_integer(dc_json_path(obj, "spec.terminationGracePeriodSeconds")) ?
+		json_integer_value(dc_json_path(obj, "spec.terminationGracePeriodSeconds")) : 30;
+	if (g < 0)
+		g = 30;
+	cur = json_is_integer(json_object_get(m, "deletionGracePeriodSeconds")) ?
+		json_integer_value(json_object_get(m, "deletionGracePeriodSeconds")) : -1;
+	if (g == 0 || (e->obj->deleting && cur >= 0 && g >= cur)) {
+		json_decref(obj);
+		/* grace 0 removes it now (the kubelet's last word, or --force);
+		 * a longer grace than the pending one changes nothing */
+		if (g == 0 && e->obj->deleting && e->obj->nfinalizers == 0) {
+			*rc = remove_now(s, e);
+			return 1;
+		}
+		return g == 0 ? 0 : 1;
+	}
+	when = time(NULL) + (time_t)g;
+	gmtime_r(&when, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_object_set_new(m, "deletionTimestamp", json_string(ts));
+	json_object_set_new(m, "deletionGracePeriodSeconds", json_integer(g));
+	*rc = dc_commit_update(s, e, obj);
+	json_decref(obj);
+	return 1;
+}
+
 int dc_delete_entry(dc_store *s, dc_entry *e, const char *policy, bool dry, dc_obj **out_last)
+{
+	return dc_delete_entry_grace(s, e, policy, dry, -1, out_last);
+}
+
+int dc_delete_entry_grace(dc_store *s, dc_entry *e, const char *policy, bool dry, long long grace,
+	dc_obj **out_last)
 {
 	json_t *obj;
 	char **deps;
@@ -300,6 +360,8 @@ int dc_delete_entry(dc_store *s, dc_entry *e, const char *policy, bool dry, dc_o
 
 	if (out_last)
 		*out_last = dc_obj_ref(e->obj);
+	if (!dry && pod_graceful(s, e, grace, &rc))
+		return rc;
 	if (dry || e->obj->deleting)
 		return 0;
 	if (e->coll->group[0] == '\0' && !strcmp(e->coll->plural, "namespaces"))
@@ -358,6 +420,7 @@ typedef struct delopts {
 	const char *policy;
 	const char *pre_uid, *pre_rv;
 	int dry;
+	long long grace;          /* gracePeriodSeconds, -1: the object's own */
 	json_t *body;
 } delopts;
 
@@ -377,6 +440,7 @@ static bool parse_delopts_body(dc_req *rq, dc_resp *rs, delopts *o)
 	const char *q;
 	json_t *dr;
 	memset(o, 0, sizeof(*o));
+	o->grace = -1;
 	o->dry = dc_dry_run(rq, rs);
 	if (o->dry < 0)
 		return false;
@@ -406,6 +470,8 @@ static bool parse_delopts_body(dc_req *rq, dc_resp *rs, delopts *o)
 			return false;
 		}
 		o->policy = json_string_value(json_object_get(o->body, "propagationPolicy"));
+		if (json_is_integer(json_object_get(o->body, "gracePeriodSeconds")))
+			o->grace = json_integer_value(json_object_get(o->body, "gracePeriodSeconds"));
 		o->pre_uid = dc_json_str(o->body, "preconditions.uid");
 		o->pre_rv = dc_json_str(o->body, "preconditions.resourceVersion");
 		if (json_is_true(json_object_get(o->body, "orphanDependents")))
@@ -422,6 +488,17 @@ static bool parse_delopts_body(dc_req *rq, dc_resp *rs, delopts *o)
 	}
 	if ((q = dc_req_query(rq, "propagationPolicy")) && *q)
 		o->policy = q;
+	if ((q = dc_req_query(rq, "gracePeriodSeconds")) && *q) {
+		char *end;
+		long long g = strtoll(q, &end, 10);
+		if (*end) {
+			dc_resp_error(rs, 400, "BadRequest", "gracePeriodSeconds: invalid value \"%s\"", q);
+			return false;
+		}
+		o->grace = g;
+	}
+	if (o->grace < 0)
+		o->grace = -1;
 	if ((q = dc_req_query(rq, "orphanDependents")) && !strcmp(q, "true"))
 		o->policy = "Orphan";
 	if (!o->policy)
@@ -502,7 +579,7 @@ void dc_api_delete(dc_req *rq, dc_resp *rs, const dc_target *t0)
 		goto out;
 	}
 	uid = strdup(e->obj->uid);
-	rc = dc_delete_entry(s, e, o.policy, o.dry, &last);
+	rc = dc_delete_entry_grace(s, e, o.policy, o.dry, o.grace, &last);
 	if (rc != 0) {
 		dc_resp_error(rs, 500, "InternalError", "the deletion could not be persisted: %s",
 			peerop_error_last()->message);
@@ -554,7 +631,7 @@ void dc_api_delete_collection(dc_req *rq, dc_resp *rs, const dc_target *t0)
 	}
 	for (i = 0; i < n; i++) {
 		if (rc == 0 && uids[i] && alive(s, snap[i], uids[i]))
-			rc = dc_delete_entry(s, snap[i], o.policy, o.dry, NULL);
+			rc = dc_delete_entry_grace(s, snap[i], o.policy, o.dry, o.grace, NULL);
 		free(uids[i]);
 	}
 	if (rc != 0)

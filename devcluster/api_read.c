@@ -32,16 +32,7 @@ void dc_api_get(dc_req *rq, dc_resp *rs, const dc_target *t0)
 		dc_resp_json(rs, 200, dc_scale_get(t.rt, obj));
 		json_decref(obj);
 	} else if (t.sub && !strcmp(t.sub, "log")) {
-		char key[600];
-		peerop__buf *log;
-		snprintf(key, sizeof(key), "%s/%s", e->obj->ns, e->obj->name);
-		log = dc_map_get(s->pod_logs, key);
-		peerop__buf_puts(&b, "");
-		if (log && log->len)
-			peerop__buf_put(&b, log->ptr, log->len);
-		rs->content_type = "text/plain";
-		len = b.len;
-		dc_resp_raw(rs, 200, peerop__buf_detach(&b), len);
+		dc_api_log_locked(rq, rs, e);
 	} else if (table && dc_table_render(&b, t.rt, &e->obj, 1, inc, true, NULL) == 0) {
 		rs->content_type = DC_TABLE_CONTENT_TYPE;
 		len = b.len;

@@ -16,7 +16,10 @@
  *   patch.c      merge patch, JSON patch, and the patch-type dispatch table
  *   status.c     Status error objects
  *   api_*.c      the REST verbs: read (get/list), write (create/update/patch),
- *                delete (finalizers, garbage collection, namespaces), watch
+ *                delete (finalizers, garbage collection, namespaces,
+ *                graceful pod deletion), watch, pods/log (api_log.c)
+ *   podlog.c     container logs, written by the kubelet (podlog.h)
+ *   qos.c        pod QoS classes and Kubernetes quantities
  *   crd.c        CustomResourceDefinition -> served types
  *   discovery.c  /api, /apis, /api/v1, /apis/g/v discovery documents
  *   table.c      meta.k8s.io Table replies (kubectl get), with printers.c
@@ -249,7 +252,9 @@ struct dc_store {
 	bool stall_watches;
 	bool stopping;
 	int nwatchers;
-	dc_map *pod_logs;        /* "ns/name" -> peerop__buf: what a pod runner stored */
+	struct dc_podlogs *podlogs; /* container logs (podlog.h) */
+	char *kubelet_node;      /* while a kubelet runs: its node, whose pods are
+	                          * deleted gracefully (it kills them first) */
 };
 
 int dc_store_new(dc_store **out, const dc_store_options *opts);
@@ -283,7 +288,8 @@ int dc_store_apply(dc_store *s, dc_coll *c, const char *key, dc_obj *nobj,
 	bool deleted, bool replay);
 /* Wait (lock held) for a commit or for ms; false on timeout. */
 bool dc_store_wait(dc_store *s, unsigned ms);
-/* Append to a pod's log (for the pod runner of a later issue). */
+/* Append to the log of a pod's first container (lock held), as if it had
+ * written data. PEEROP_ENOENT if there is no such pod. */
 int dc_store_pod_log_append(dc_store *s, const char *ns, const char *name, const char *data, size_t len);
 /* Forget all history (fault injection): every watch from an older rv gets 410. */
 void dc_store_expire_history(dc_store *s);
@@ -449,6 +455,12 @@ void dc_api_delete_collection(dc_req *rq, dc_resp *rs, const dc_target *t);
  * "Background", "Foreground" or "Orphan". Returns 0 or PEEROP_EIO. */
 int dc_delete_entry(dc_store *s, dc_entry *e, const char *policy, bool dry_run,
 	dc_obj **out_last);
+/* The same with DeleteOptions.gracePeriodSeconds (-1: the object's own):
+ * a pod on the kubelet's node that has not ended is only marked
+ * (deletionTimestamp in grace seconds) until the kubelet has stopped it
+ * and deletes it with 0; a shorter grace period shortens a pending one. */
+int dc_delete_entry_grace(dc_store *s, dc_entry *e, const char *policy, bool dry_run,
+	long long grace, dc_obj **out_last);
 /* After an object was removed: drive GC of its dependents and owners. */
 int dc_gc_after_remove(dc_store *s, const dc_obj *gone);
 /* Delete ns/name of coll if it has owners and none of them exists. */
@@ -476,6 +488,13 @@ bool dc_wait_rv(dc_store *s, uint64_t rv, unsigned ms);
 void dc_resp_too_large_rv(dc_resp *rs, uint64_t want, uint64_t have);
 /* Messages name the resource as "plural.group". */
 json_t *dc_not_found(const dc_rtype *rt, const char *name);
+
+/* qos.c: a pod's QoS class ("BestEffort", "Burstable", "Guaranteed")
+ * from its spec, and Kubernetes quantities ("100m", "1Gi") as numbers. */
+const char *dc_pod_qos(const json_t *spec);
+bool dc_quantity_parse(const char *s, double *out);
+/* api_log.c: GET pods/NAME/log with the store locked (e: the pod). */
+void dc_api_log_locked(dc_req *rq, dc_resp *rs, dc_entry *e);
 
 /* scale.c: the Scale view of obj, and writing a Scale back into obj. */
 json_t *dc_scale_get(const dc_rtype *rt, const json_t *obj);

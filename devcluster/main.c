@@ -29,7 +29,17 @@ static void usage(FILE *f)
 "  --history-size N           watch events kept for resuming watches; older\n"
 "                             resourceVersions get 410 Expired (default 10000)\n"
 "  --max-body BYTES           largest request body (default 3145728)\n"
-"  --run-pods                 run the Deployment and ReplicaSet controllers\n"
+"  --run-pods                 run what is created: the Deployment and ReplicaSet\n"
+"                             controllers, and a kubelet (one node) that runs\n"
+"                             pods as local processes, each on its own loopback\n"
+"                             IP (127.0.0.2, .3, ...)\n"
+"  --image IMAGE=PATH         containers of IMAGE run the executable PATH\n"
+"                             (repeatable). IMAGE with a tag or digest matches\n"
+"                             exactly; without, it matches every tag. An\n"
+"                             unmapped image leaves the pod in ErrImagePull\n"
+"  --node-name NAME           the node's name (default devcluster)\n"
+"  --restart-backoff SECS     first restart back-off of a crashing container\n"
+"                             (default 10, as the kubelet; doubles up to 300)\n"
 "  --log-level LEVEL          trace, debug, info, warn or error (default info)\n"
 "  --log-format text|json     log line format on stderr (default text)\n"
 "  -h, --help                 show this help\n"
@@ -133,7 +143,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'R':
-			opts.controllers = true;
+			opts.controllers = opts.kubelet = true;
 			break;
 		case 'i': {
 			const char *eq = strchr(optarg, '=');

@@ -78,7 +78,8 @@ static void pod_defaults(json_t *o)
 	set_default(o, "spec.schedulerName", json_string("default-scheduler"));
 	set_default(o, "spec.terminationGracePeriodSeconds", json_integer(30));
 	set_default(o, "status.phase", json_string("Pending"));
-	set_default(o, "status.qosClass", json_string("BestEffort"));
+	/* the API server records the QoS class at creation */
+	set_default(o, "status.qosClass", json_string(dc_pod_qos(dc_json_path(o, "spec"))));
 }
 
 static void deployment_defaults(json_t *o)

@@ -6,6 +6,7 @@
  * handlers lock the store for the short time they touch it. */
 #include "devcluster.h"
 #include "controllers.h"
+#include "kubelet.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -417,6 +418,8 @@ static void stop_daemon(dc_server *srv)
 		srv->store->stopping = true;
 		pthread_cond_broadcast(&srv->store->cond);
 		pthread_mutex_unlock(&srv->store->mu);
+		/* log followers (kubectl logs -f) end too */
+		dc_podlogs_close(srv->store->podlogs);
 	}
 	if (srv->daemon)
 		MHD_stop_daemon(srv->daemon);
@@ -498,13 +501,18 @@ static int start_components(dc_server *srv)
 	int rc = 0;
 	if (srv->opts.controllers)
 		rc = dc_ctlmgr_start(&srv->ctl, srv);
+	if (rc == 0 && srv->opts.kubelet)
+		rc = dc_kubelet_start(&srv->kubelet, srv);
 	return rc;
 }
 
+/* The kubelet stops every pod's processes (within their grace periods). */
 static void stop_components(dc_server *srv)
 {
 	dc_ctlmgr_stop(srv->ctl);
 	srv->ctl = NULL;
+	dc_kubelet_stop(srv->kubelet);
+	srv->kubelet = NULL;
 	dc_events_reset();
 }
 

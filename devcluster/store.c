@@ -7,6 +7,7 @@
  * history was expired) gets the in-stream 410 Expired ERROR and must relist.
  * That bounds memory by the history size, not by watchers x backlog. */
 #include "devcluster.h"
+#include "podlog.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -446,8 +447,8 @@ int dc_store_new(dc_store **out, const dc_store_options *opts)
 	s->ring = calloc(s->ring_cap, sizeof(*s->ring));
 	s->uids = dc_map_new();
 	s->owners = dc_map_new();
-	s->pod_logs = dc_map_new();
-	if (!s->ring || !s->uids || !s->owners || !s->pod_logs) {
+	s->podlogs = dc_podlogs_new();
+	if (!s->ring || !s->uids || !s->owners || !s->podlogs) {
 		dc_store_free(s);
 		return PEEROP_ENOMEM;
 	}
@@ -476,34 +477,20 @@ static int free_deps(const char *key, void *val, void *arg)
 	return 0;
 }
 
-static int free_log(const char *key, void *val, void *arg)
-{
-	(void)key;
-	(void)arg;
-	peerop__buf_dispose(val);
-	free(val);
-	return 0;
-}
-
 int dc_store_pod_log_append(dc_store *s, const char *ns, const char *name, const char *data, size_t len)
 {
-	char *key = make_key(ns, name);
-	peerop__buf *b;
-	int rc;
-	if (!key)
-		return PEEROP_ENOMEM;
-	b = dc_map_get(s->pod_logs, key);
-	if (!b) {
-		b = calloc(1, sizeof(*b));
-		if (!b || dc_map_put(s->pod_logs, key, b) != 0) {
-			free(b);
-			free(key);
-			return PEEROP_ENOMEM;
-		}
-	}
-	free(key);
-	rc = peerop__buf_put(b, data, len);
-	return rc;
+	const dc_rtype *rt = dc_rtype_find(s, "", "v1", "pods");
+	dc_entry *e = rt ? dc_coll_get(rt->coll, ns, name) : NULL;
+	json_t *pod, *c;
+	const char *cname;
+	if (!e)
+		return PEEROP_ENOENT;
+	pod = dc_obj_parse(e->obj);
+	c = json_array_get(dc_json_path(pod, "spec.containers"), 0);
+	cname = json_string_value(json_object_get(c, "name"));
+	dc_podlog_write(s->podlogs, e->obj->uid, cname ? cname : "", data, len);
+	json_decref(pod);
+	return 0;
 }
 
 void dc_store_free(dc_store *s)
@@ -519,10 +506,8 @@ void dc_store_free(dc_store *s)
 		dc_map_free(s->owners);
 	}
 	dc_map_free(s->uids);
-	if (s->pod_logs) {
-		dc_map_each(s->pod_logs, free_log, NULL);
-		dc_map_free(s->pod_logs);
-	}
+	dc_podlogs_free(s->podlogs);
+	free(s->kubelet_node);
 	for (i = 0; i < s->ntypes; i++)
 		dc_rtype_free(s->types[i]);
 	free(s->types);

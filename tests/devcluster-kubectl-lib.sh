@@ -1,8 +1,8 @@
 # devcluster-kubectl-lib.sh: sourced by the devcluster-kubectl*.sh tests.
 #
-# Starts peerop-devcluster --tls on an ephemeral port for each kubectl
-# build under test, and calls the test's `suite` function with $K set to
-# that kubectl:
+# Starts peerop-devcluster --tls (and $DEVCLUSTER_FLAGS) on an ephemeral
+# port for each kubectl build under test, and calls the test's `suite`
+# function with $K set to that kubectl:
 #   - $KUBECTL if set, else the kubectl first on PATH (test.sh puts the
 #     pinned 1.34 from .tools/bin there);
 #   - /usr/bin/kubectl too when it exists: the machine's dispatcher, which
@@ -57,7 +57,8 @@ poll() {
 
 start_server() {
 	rm -f "$tmp/kc"
-	"$bin" --listen 127.0.0.1:0 --kubeconfig-out "$tmp/kc" --tls >"$tmp/server.log" 2>&1 &
+	# shellcheck disable=SC2086 # DEVCLUSTER_FLAGS: more flags, split on spaces
+	"$bin" --listen 127.0.0.1:0 --kubeconfig-out "$tmp/kc" --tls ${DEVCLUSTER_FLAGS:-} >"$tmp/server.log" 2>&1 &
 	pid=$!
 	poll 60 test -s "$tmp/kc" || { cat "$tmp/server.log" >&2; fail "no kubeconfig"; }
 	export KUBECONFIG="$tmp/kc"
