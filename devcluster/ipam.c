@@ -6,13 +6,24 @@
  * and every pod can listen on the same containerPort, as in a cluster.
  * Addresses are reused (lowest free first) once their pod is gone, and a
  * pod keeps the address its status recorded across a restart when it is
- * still free. */
+ * still free.
+ *
+ * Several servers may run on one machine (tests run in parallel): an
+ * address is only taken with an flock on a file named after it in a
+ * directory every server shares ($PEEROP_DEVCLUSTER_IPS_DIR, else
+ * /tmp/peerop-devcluster-ips). The kernel drops the lock when its holder
+ * exits, even by kill -9, so no address stays taken by a dead server. */
 #include "kubelet.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define FIRST 0x7f000002u
 #define LAST 0x7ffffffeu
@@ -20,9 +31,31 @@
 struct dc_ipam {
 	pthread_mutex_t mu;
 	dc_map *by_owner;   /* uid -> malloc'd "127.x.y.z" */
-	dc_map *by_ip;      /* "127.x.y.z" -> (void *)1: taken */
-	uint32_t hint;      /* no address below it is free */
+	dc_map *by_ip;      /* "127.x.y.z" -> the locked descriptor + 2 (never NULL) */
+	char *dir;          /* the shared lock directory, or NULL (no locks) */
 };
+
+/* Lock ip machine-wide: the descriptor holding the lock, -2 when another
+ * process holds it, -1 when locks cannot be used (then ip is taken). */
+static int lock_ip(const dc_ipam *a, const char *ip)
+{
+	char path[4200];
+	int fd;
+	if (!a->dir)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", a->dir, ip);
+	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
+	if (fd < 0)
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(fd);
+		return e == EWOULDBLOCK ? -2 : -1;
+	}
+	return fd;
+}
 
 dc_ipam *dc_ipam_new(void)
 {
@@ -32,7 +65,13 @@ dc_ipam *dc_ipam_new(void)
 	pthread_mutex_init(&a->mu, NULL);
 	a->by_owner = dc_map_new();
 	a->by_ip = dc_map_new();
-	a->hint = FIRST;
+	{
+		const char *d = getenv("PEEROP_DEVCLUSTER_IPS_DIR");
+		a->dir = strdup(d && *d ? d : "/tmp/peerop-devcluster-ips");
+		/* shared by every user's servers, as /tmp is */
+		if (a->dir && mkdir(a->dir, 01777) == 0)
+			chmod(a->dir, 01777);
+	}
 	if (!a->by_owner || !a->by_ip) {
 		dc_ipam_free(a);
 		return NULL;
@@ -48,6 +87,16 @@ static int free_val(const char *key, void *val, void *arg)
 	return 0;
 }
 
+static int close_lock(const char *key, void *val, void *arg)
+{
+	intptr_t fd = (intptr_t)val - 2;
+	(void)key;
+	(void)arg;
+	if (fd >= 0)
+		close((int)fd);
+	return 0;
+}
+
 void dc_ipam_free(dc_ipam *a)
 {
 	if (!a)
@@ -56,8 +105,12 @@ void dc_ipam_free(dc_ipam *a)
 		dc_map_each(a->by_owner, free_val, NULL);
 		dc_map_free(a->by_owner);
 	}
-	dc_map_free(a->by_ip);
+	if (a->by_ip) {
+		dc_map_each(a->by_ip, close_lock, NULL);
+		dc_map_free(a->by_ip);
+	}
 	pthread_mutex_destroy(&a->mu);
+	free(a->dir);
 	free(a);
 }
 
@@ -71,15 +124,24 @@ static bool usable(uint32_t v)
 	return v >= FIRST && v <= LAST && (v & 255u) != 0 && (v & 255u) != 255u;
 }
 
+/* 0 taken; 1 held by another server; PEEROP_ENOMEM */
 static int take(dc_ipam *a, const char *owner, const char *ip)
 {
-	char *copy = strdup(ip);
+	char *copy;
+	int fd = lock_ip(a, ip);
+	if (fd == -2)
+		return 1;
+	copy = strdup(ip);
 	if (!copy || dc_map_put(a->by_owner, owner, copy) != 0) {
 		free(copy);
+		if (fd >= 0)
+			close(fd);
 		return PEEROP_ENOMEM;
 	}
-	if (dc_map_put(a->by_ip, ip, (void *)1) != 0) {
+	if (dc_map_put(a->by_ip, ip, (void *)(intptr_t)(fd + 2)) != 0) {
 		free(dc_map_del(a->by_owner, owner));
+		if (fd >= 0)
+			close(fd);
 		return PEEROP_ENOMEM;
 	}
 	return 0;
@@ -108,17 +170,20 @@ int dc_ipam_get(dc_ipam *a, const char *owner, const char *want, char out[16])
 			return 0;
 		}
 	}
-	for (v = a->hint; v <= LAST; v++) {
+	/* from the start every time: another server may have released one */
+	for (v = FIRST; v <= LAST; v++) {
 		if (!usable(v))
 			continue;
 		fmt_ip(v, buf);
 		if (dc_map_get(a->by_ip, buf))
 			continue;
 		rc = take(a, owner, buf);
-		if (rc == 0) {
-			snprintf(out, 16, "%s", buf);
-			a->hint = v;
+		if (rc == 1) {
+			rc = PEEROP_ENOMEM;
+			continue;   /* another server's */
 		}
+		if (rc == 0)
+			snprintf(out, 16, "%s", buf);
 		break;
 	}
 	pthread_mutex_unlock(&a->mu);
@@ -128,13 +193,12 @@ int dc_ipam_get(dc_ipam *a, const char *owner, const char *want, char out[16])
 void dc_ipam_release(dc_ipam *a, const char *owner)
 {
 	char *ip;
-	struct in_addr in;
 	pthread_mutex_lock(&a->mu);
 	ip = dc_map_del(a->by_owner, owner);
 	if (ip) {
-		dc_map_del(a->by_ip, ip);
-		if (inet_pton(AF_INET, ip, &in) == 1 && ntohl(in.s_addr) < a->hint)
-			a->hint = ntohl(in.s_addr);
+		intptr_t fd = (intptr_t)dc_map_del(a->by_ip, ip) - 2;
+		if (fd >= 0)
+			close((int)fd);
 		free(ip);
 	}
 	pthread_mutex_unlock(&a->mu);

@@ -155,8 +155,14 @@ void dc_podlog_write(dc_podlogs *l, const char *uid, const char *ctr, const char
 	c = find(l, uid, ctr, true);
 	while (c && len > 0) {
 		const char *nl = memchr(data, '\n', len);
-		size_t n = nl ? (size_t)(nl - data) : len;
-		if (nl || c->cur.partial.len + n >= PARTIAL_MAX) {
+		size_t n = nl ? (size_t)(nl - data) : len, room = PARTIAL_MAX - c->cur.partial.len;
+		bool full = n >= room;
+		if (full) {
+			/* a line longer than PARTIAL_MAX is cut into lines of that size */
+			n = room;
+			nl = NULL;
+		}
+		if (nl || full) {
 			if (c->cur.partial.len) {
 				peerop__buf_put(&c->cur.partial, data, n);
 				put_record(&c->cur, c->cur.partial.ptr, c->cur.partial.len);
