@@ -416,6 +416,8 @@ int dc_kubelet_start(dc_kubelet **out, dc_server *srv)
 	s->kubelet_node = strdup(k->node);
 	pthread_mutex_unlock(&s->mu);
 	register_node(k);
+	peerop__info("devcluster", "kubelet: node %s, pod directories in %s%s", k->node, k->root,
+		k->namespaces ? "" : ", without namespaces (not root)");
 	rc = dc_follow_start(&k->f, srv, &ops, k);
 	if (rc) {
 		dc_kubelet_stop(k);

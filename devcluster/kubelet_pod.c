@@ -516,6 +516,9 @@ static void on_exit_ctr(kl_pod *p, kl_ctr *c)
 		c->message[0] = '\0';
 	}
 	c->state = KL_TERMINATED;
+	peerop__info("devcluster", "pod %s/%s: container %s %s %d%s%s", p->ns, p->name, c->name,
+		c->exec_err[0] ? "failed to start," : "exited with", c->exit_code, c->exec_err[0] ? ": " : "",
+		c->exec_err);
 	if (p->terminating) {
 		c->done = true;
 		return;
@@ -573,8 +576,14 @@ static void read_reports(kl_pod *p, kl_ctr *c)
 	if (c->proc.pid > 0 && c->state == KL_WAITING && !c->exec_err[0]) {
 		c->state = KL_RUNNING;
 		ctr_event(p, c, "Normal", "Started", "Started container %s", c->name);
+		peerop__info("devcluster", "pod %s/%s: container %s started, pid %d, IP %s", p->ns, p->name, c->name,
+			(int)c->proc.pid, p->ip);
 	}
-	if (r == 1) {
+	if (c->exited) {
+		/* known already: what comes now (the shim's own end) is not the
+		 * container's */
+		kl_proc_reap(&c->proc, &ws);
+	} else if (r == 1) {
 		c->wstatus = ws;
 		c->exited = true;
 	} else if (r < 0 && kl_proc_reap(&c->proc, &ws)) {

@@ -257,6 +257,10 @@ static void shim_main(const kl_spawn *sp, pid_t kubelet, int out, int errfd, int
 			pid_t r;
 			while ((r = waitpid(-1, &ws, WNOHANG)) > 0) {
 				if (r == child) {
+					/* what a PID namespace does when its PID 1 ends: the
+					 * rest goes too (here: the container's process group) */
+					if (!sp->namespaces)
+						kill(-child, SIGKILL);
 					snprintf(msg, sizeof(msg), "%d", ws);
 					put_report(status, "exit", msg);
 					_exit(0);

@@ -18,6 +18,11 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+# pod IPs of its own: servers of other tests running meanwhile may take a
+# freed address otherwise, and this test checks a pod keeps its address
+# (its pod listens on no port, so sharing addresses is harmless)
+PEEROP_DEVCLUSTER_IPS_DIR="$tmp/ips"
+export PEEROP_DEVCLUSTER_IPS_DIR
 fail() { echo "FAIL: $*" >&2; [ -f "$tmp/log" ] && tail -n 30 "$tmp/log" >&2; exit 1; }
 
 procs_pids() { # the pids of processes with the marker in their command line
