@@ -7,6 +7,9 @@
  *                      Secrets they use), one worker per pod
  *   kubelet_pod.c      a pod worker: volumes, container starts, restarts
  *                      with back-off, graceful termination, status
+ *   kubelet_prober.c   a pod's prober thread (kubelet_probes.c: one probe)
+ *   kubelet_isolation.c a container's identity and mounts (securityContext,
+ *                      volumeMounts, the service account token)
  *   kubelet_status.c   PodStatus: phase, conditions, containerStatuses, QoS
  *   kubelet_env.c      the command line and environment of a container
  *                      (images, command/args, env, valueFrom, $(VAR))
@@ -264,6 +267,17 @@ void kl_pod_stop(kl_pod *p);
 void kl_pod_free(kl_pod *p);
 /* Does the pod use ConfigMap or Secret name (kind "configmaps"/"secrets")? */
 bool kl_pod_uses(const json_t *pod, const char *plural, const char *name);
+
+void kl_set_waiting(kl_ctr *c, const char *reason, const char *message);
+
+/* kubelet_isolation.c: a container's identity and mounts; false with its
+ * waiting reason set. */
+bool kl_identity(kl_pod *p, kl_ctr *c, kl_spawn *sp, gid_t *groups, size_t *ngroups);
+bool kl_build_fs(kl_pod *p, kl_ctr *c, kl_fs *fs);
+void kl_fs_dispose(kl_fs *fs);
+/* Does c get the service account token mounted; write that volume. */
+bool kl_sa_mount(const kl_pod *p, const kl_ctr *c);
+int kl_sa_volume(kl_pod *p, char *err, size_t errsize);
 
 /* kubelet_status.c: the status to write for p now (new reference). */
 json_t *kl_status_build(kl_pod *p);

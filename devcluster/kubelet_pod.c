@@ -80,7 +80,7 @@ static void copy_str(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-static void set_waiting(kl_ctr *c, const char *reason, const char *message)
+void kl_set_waiting(kl_ctr *c, const char *reason, const char *message)
 {
 	c->state = KL_WAITING;
 	copy_str(c->reason, sizeof(c->reason), reason);
@@ -131,236 +131,6 @@ bool kl_pod_uses(const json_t *pod, const char *plural, const char *name)
 	return false;
 }
 
-/* ---- the security context ---- */
-
-static const json_t *sec(const kl_pod *p, const kl_ctr *c, const char *field)
-{
-	const json_t *v = dc_json_path(c->spec, "securityContext");
-	v = json_object_get(v, field);
-	if (!v)
-		v = json_object_get(dc_json_path(p->spec0, "spec.securityContext"), field);
-	return v;
-}
-
-/* The identity the container runs as; false with a waiting reason. */
-static bool identity(kl_pod *p, kl_ctr *c, kl_spawn *sp, gid_t *groups, size_t *ngroups)
-{
-	const json_t *u = sec(p, c, "runAsUser"), *g = sec(p, c, "runAsGroup"), *nr = sec(p, c, "runAsNonRoot");
-	const json_t *sup = json_object_get(dc_json_path(p->spec0, "spec.securityContext"), "supplementalGroups");
-	const json_t *fsg = json_object_get(dc_json_path(p->spec0, "spec.securityContext"), "fsGroup"), *v;
-	long long uid = json_is_integer(u) ? json_integer_value(u) : -1;
-	long long gid = json_is_integer(g) ? json_integer_value(g) : -1;
-	char msg[600];
-	size_t i;
-
-	*ngroups = 0;
-	sp->uid = sp->gid = -1;
-	if ((u && (uid < 0 || uid > 2147483647)) || (g && (gid < 0 || gid > 2147483647))) {
-		set_waiting(c, "CreateContainerConfigError", "runAsUser and runAsGroup must be between 0 and 2147483647");
-		return false;
-	}
-	if (json_is_true(nr) && (uid == 0 || (uid < 0 && geteuid() == 0))) {
-		snprintf(msg, sizeof(msg), "container has runAsNonRoot and image will run as root (pod: \"%s_%s(%s)\", "
-			"container: %s)", p->name, p->ns, p->uid, c->name);
-		set_waiting(c, "CreateContainerConfigError", msg);
-		return false;
-	}
-	if ((uid >= 0 && (uid_t)uid != geteuid()) || (gid >= 0 && (gid_t)gid != getegid())) {
-		if (geteuid() != 0) {
-			set_waiting(c, "CreateContainerError", "runAsUser/runAsGroup need peerop-devcluster to run as root");
-			return false;
-		}
-	}
-	if (uid >= 0 && gid < 0) {
-		/* the user's primary group, as a runtime reads /etc/passwd; else 0 */
-		struct passwd pw, *res = NULL;
-		char buf[2048];
-		gid = getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res) == 0 && res ? (long long)pw.pw_gid : 0;
-	}
-	sp->uid = uid;
-	sp->gid = gid;
-	if (gid >= 0)
-		groups[(*ngroups)++] = (gid_t)gid;
-	if (json_is_integer(fsg) && *ngroups < 32)
-		groups[(*ngroups)++] = (gid_t)json_integer_value(fsg);
-	json_array_foreach(sup, i, v)
-		if (json_is_integer(v) && *ngroups < 32)
-			groups[(*ngroups)++] = (gid_t)json_integer_value(v);
-	return true;
-}
-
-/* ---- mounts ---- */
-
-#define SA_PATH "/var/run/secrets/kubernetes.io/serviceaccount"
-
-/* Is the service account token mounted (as the ServiceAccount admission
- * plugin adds it): only with TLS (in-cluster clients speak HTTPS), unless
- * automountServiceAccountToken is false or the path is mounted already. */
-static bool sa_mount(const kl_pod *p, const kl_ctr *c)
-{
-	const json_t *m;
-	size_t i;
-	if (!p->k->srv->opts.tls || !p->k->namespaces ||
-	    json_is_false(dc_json_path(p->spec0, "spec.automountServiceAccountToken")))
-		return false;
-	json_array_foreach(json_object_get(c->spec, "volumeMounts"), i, m) {
-		const char *mp = json_string_value(json_object_get(m, "mountPath"));
-		if (mp && !strncmp(mp, SA_PATH, strlen(SA_PATH)))
-			return false;
-	}
-	return true;
-}
-
-/* The token, the CA and the namespace, kept up to date with the others. */
-static int sa_volume(kl_pod *p, char *err, size_t errsize)
-{
-	char path[PATH_MAX];
-	const char *ca = dc_server_ca_pem(p->k->srv), *tok = dc_server_token(p->k->srv);
-	json_t *files = json_pack("{s:{s:s,s:i},s:{s:s,s:i},s:{s:s,s:i}}", "token", "data", tok, "mode", 0644,
-		"ca.crt", "data", ca ? ca : "", "mode", 0644, "namespace", "data", p->ns, "mode", 0644);
-	int rc;
-	snprintf(path, sizeof(path), "%s/volumes/kubernetes.io~projected", p->dir);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/volumes/kubernetes.io~projected/kube-api-access", p->dir);
-	rc = files ? kl_atomic_write(path, files, err, errsize) : -1;
-	json_decref(files);
-	return rc;
-}
-
-static void fs_dispose(kl_fs *fs)
-{
-	size_t i;
-	for (i = 0; i < fs->nmounts; i++) {
-		free(fs->mounts[i].source);
-		free(fs->mounts[i].target);
-	}
-	free(fs->mounts);
-	free(fs->scratch);
-	memset(fs, 0, sizeof(*fs));
-}
-
-static int depth_cmp(const void *a, const void *b)
-{
-	const kl_mount *x = a, *y = b;
-	size_t dx = 0, dy = 0;
-	const char *s;
-	for (s = x->target; *s; s++)
-		dx += *s == '/';
-	for (s = y->target; *s; s++)
-		dy += *s == '/';
-	return dx < dy ? -1 : dx > dy ? 1 : strcmp(x->target, y->target);
-}
-
-/* The container's mounts; false with a waiting reason. */
-static bool build_fs(kl_pod *p, kl_ctr *c, kl_fs *fs)
-{
-	const json_t *mounts = json_object_get(c->spec, "volumeMounts"), *m;
-	const json_t *ro = sec(p, c, "readOnlyRootFilesystem");
-	char msg[1200];
-	size_t i;
-
-	memset(fs, 0, sizeof(*fs));
-	fs->readonly_root = json_is_true(ro);
-	if ((json_array_size(mounts) || fs->readonly_root) && !p->k->namespaces) {
-		/* not root: no mount namespace, so no mounts */
-		set_waiting(c, "CreateContainerError", geteuid() == 0 ? "mount namespaces are not available" :
-			"volumeMounts and readOnlyRootFilesystem need peerop-devcluster to run as root (it mounts them in "
-			"the container's own mount namespace)");
-		return false;
-	}
-	if (asprintf(&fs->scratch, "%s/scratch-%s", p->dir, c->name) < 0) {
-		fs->scratch = NULL;
-		set_waiting(c, "CreateContainerError", "out of memory");
-		return false;
-	}
-	mkdir(fs->scratch, 0700);
-	fs->mounts = calloc(json_array_size(mounts) + 2, sizeof(*fs->mounts));
-	if (!fs->mounts)
-		goto oom;
-	if (sa_mount(p, c)) {
-		kl_mount *km = &fs->mounts[fs->nmounts++];
-		if (asprintf(&km->source, "%s/volumes/kubernetes.io~projected/kube-api-access", p->dir) < 0)
-			km->source = NULL;
-		km->target = strdup(SA_PATH);
-		km->readonly = true;
-		if (!km->source || !km->target)
-			goto oom;
-	}
-	json_array_foreach(mounts, i, m) {
-		const char *name = json_string_value(json_object_get(m, "name"));
-		const char *path = json_string_value(json_object_get(m, "mountPath"));
-		const char *sub = json_string_value(json_object_get(m, "subPath"));
-		const char *problem = kl_mount_path_problem(path);
-		char *src, real[PATH_MAX], realvol[PATH_MAX];
-		kl_mount *km = &fs->mounts[fs->nmounts];
-		struct stat st;
-		if (problem) {
-			snprintf(msg, sizeof(msg), "invalid volumeMount %s: mountPath \"%.300s\" %s", name ? name : "",
-				path ? path : "", problem);
-			goto bad;
-		}
-		src = name ? kl_volume_path(p->pod, p->dir, name, &problem) : NULL;
-		if (!src) {
-			snprintf(msg, sizeof(msg), "volumeMount \"%.200s\": %s", name ? name : "", problem ? problem :
-				"no name");
-			goto bad;
-		}
-		if (!realpath(src, realvol)) {
-			snprintf(msg, sizeof(msg), "volume \"%s\": %.300s: %s", name, src, strerror(errno));
-			free(src);
-			goto bad;
-		}
-		free(src);
-		if (sub && *sub) {
-			const char *sp = sub;
-			bool dotdot = sub[0] == '/';
-			char *full = NULL;
-			while (*sp && !dotdot) {
-				size_t n = strcspn(sp, "/");
-				dotdot = n == 2 && sp[0] == '.' && sp[1] == '.';
-				sp += n + (sp[n] == '/');
-			}
-			if (dotdot) {
-				snprintf(msg, sizeof(msg), "subPath \"%.300s\" must be a relative path without '..'", sub);
-				goto bad;
-			}
-			/* the subPath, resolved, must stay in its volume */
-			if (asprintf(&full, "%s/%s", realvol, sub) < 0 || !realpath(full, real)) {
-				snprintf(msg, sizeof(msg), "subPath \"%.300s\" of volume \"%s\": %s", sub, name, strerror(errno));
-				free(full);
-				goto bad;
-			}
-			free(full);
-			if (strncmp(real, realvol, strlen(realvol)) || (real[strlen(realvol)] != '/' &&
-			    real[strlen(realvol)] != '\0')) {
-				snprintf(msg, sizeof(msg), "subPath \"%.300s\" of volume \"%s\" leads out of the volume", sub, name);
-				goto bad;
-			}
-		} else {
-			snprintf(real, sizeof(real), "%s", realvol);
-		}
-		if (stat(real, &st) != 0) {
-			snprintf(msg, sizeof(msg), "volume \"%s\": %.300s: %s", name, real, strerror(errno));
-			goto bad;
-		}
-		km->source = strdup(real);
-		km->target = strdup(path);
-		km->readonly = json_is_true(json_object_get(m, "readOnly"));
-		km->file = !S_ISDIR(st.st_mode);
-		fs->nmounts++;
-		if (!km->source || !km->target)
-			goto oom;
-	}
-	qsort(fs->mounts, fs->nmounts, sizeof(*fs->mounts), depth_cmp);
-	return true;
-oom:
-	snprintf(msg, sizeof(msg), "out of memory");
-bad:
-	set_waiting(c, "CreateContainerConfigError", msg);
-	fs_dispose(fs);
-	return false;
-}
-
 /* ---- starting ---- */
 
 static bool has_probe(const kl_ctr *c, const char *kind)
@@ -387,7 +157,7 @@ static void start_ctr(kl_pod *p, kl_ctr *c)
 
 	if (json_array_size(dc_json_path(p->spec0, "spec.initContainers")) ||
 	    json_array_size(dc_json_path(p->spec0, "spec.ephemeralContainers"))) {
-		set_waiting(c, "CreateContainerConfigError", "initContainers and ephemeralContainers are not run by "
+		kl_set_waiting(c, "CreateContainerConfigError", "initContainers and ephemeralContainers are not run by "
 			"peerop-devcluster");
 		if (!c->backoff_until)
 			ctr_event(p, c, "Warning", "Failed", "Error: %s", c->message);
@@ -400,10 +170,10 @@ static void start_ctr(kl_pod *p, kl_ctr *c)
 			/* the retry of a failed pull: ImagePullBackOff until the next */
 			char m[600];
 			snprintf(m, sizeof(m), "Back-off pulling image \"%s\"", image ? image : "");
-			set_waiting(c, "ImagePullBackOff", m);
+			kl_set_waiting(c, "ImagePullBackOff", m);
 			ctr_event(p, c, "Normal", "BackOff", "%s", m);
 		} else {
-			set_waiting(c, ex.reason, ex.message);
+			kl_set_waiting(c, ex.reason, ex.message);
 			ctr_event(p, c, "Warning", "Failed", "%s", ex.message ? ex.message : "");
 			ctr_event(p, c, "Warning", "Failed", "Error: %s", pull ? "ErrImagePull" : ex.message);
 		}
@@ -417,7 +187,7 @@ static void start_ctr(kl_pod *p, kl_ctr *c)
 		kl_exec_dispose(&ex);
 		return;
 	}
-	if (!identity(p, c, &sp, groups, &ngroups) || !build_fs(p, c, &fs)) {
+	if (!kl_identity(p, c, &sp, groups, &ngroups) || !kl_build_fs(p, c, &fs)) {
 		ctr_event(p, c, "Warning", "Failed", "Error: %s", c->message);
 		c->backoff_until = now + CONFIG_RETRY_MS;
 		kl_exec_dispose(&ex);
@@ -432,14 +202,14 @@ static void start_ctr(kl_pod *p, kl_ctr *c)
 	sp.ngroups = ngroups;
 	dc_podlog_start(p->k->srv->store->podlogs, p->uid, c->name);
 	if (kl_proc_start(&c->proc, &sp, err, sizeof(err)) != 0) {
-		set_waiting(c, "RunContainerError", err);
+		kl_set_waiting(c, "RunContainerError", err);
 		ctr_event(p, c, "Warning", "Failed", "Error: %s", err);
 		c->backoff_until = now + CONFIG_RETRY_MS;
 		kl_exec_dispose(&ex);
-		fs_dispose(&fs);
+		kl_fs_dispose(&fs);
 		return;
 	}
-	fs_dispose(&fs);
+	kl_fs_dispose(&fs);
 	if (c->ever_started)
 		c->restarts++;
 	c->ever_started = true;
@@ -462,7 +232,7 @@ static void start_ctr(kl_pod *p, kl_ctr *c)
 	pthread_cond_broadcast(&p->probe_cond);
 	pthread_mutex_unlock(&p->mu);
 	/* Running once the shim reports the exec went through */
-	set_waiting(c, "ContainerCreating", NULL);
+	kl_set_waiting(c, "ContainerCreating", NULL);
 	dc_now_rfc3339(c->started_at, sizeof(c->started_at));
 }
 
@@ -539,7 +309,7 @@ static void on_exit_ctr(kl_pod *p, kl_ctr *c)
 	c->last_exit_ms = now;
 	if (c->exec_err[0]) {
 		/* what a failed start looks like until the next try */
-		set_waiting(c, "RunContainerError", c->exec_err);
+		kl_set_waiting(c, "RunContainerError", c->exec_err);
 		ctr_event(p, c, "Warning", "Failed", "Error: %s", c->exec_err);
 	}
 	if (c->backoff_s == 0) {
@@ -547,7 +317,7 @@ static void on_exit_ctr(kl_pod *p, kl_ctr *c)
 		c->backoff_s = p->k->backoff_initial;
 		c->backoff_until = 0;
 		if (!c->exec_err[0])
-			set_waiting(c, "", NULL);
+			kl_set_waiting(c, "", NULL);
 		return;
 	}
 	c->backoff_until = now + (uint64_t)c->backoff_s * 1000u;
@@ -555,7 +325,7 @@ static void on_exit_ctr(kl_pod *p, kl_ctr *c)
 		char m[600];
 		snprintf(m, sizeof(m), "back-off %us restarting failed container=%s pod=%s_%s(%s)", c->backoff_s, c->name,
 			p->name, p->ns, p->uid);
-		set_waiting(c, "CrashLoopBackOff", m);
+		kl_set_waiting(c, "CrashLoopBackOff", m);
 		ctr_event(p, c, "Warning", "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", c->name,
 			p->name, p->ns, p->uid);
 	}
@@ -683,9 +453,9 @@ static void sync_volumes(kl_pod *p)
 	bool sa = false;
 	size_t i;
 	for (i = 0; i < p->nctrs; i++)
-		sa |= sa_mount(p, &p->ctrs[i]);
+		sa |= kl_sa_mount(p, &p->ctrs[i]);
 	if (kl_volumes_sync(p->k->srv, p->pod, p->dir, err, sizeof(err)) == 0 &&
-	    (!sa || sa_volume(p, err, sizeof(err)) == 0)) {
+	    (!sa || kl_sa_volume(p, err, sizeof(err)) == 0)) {
 		p->volumes_ok = true;
 		p->volume_err[0] = '\0';
 		return;
@@ -853,7 +623,7 @@ static void *worker_main(void *arg)
 				if (c->running || c->done || (c->backoff_until && now < c->backoff_until))
 					continue;
 				if (!p->volumes_ok) {
-					set_waiting(c, "ContainerCreating", NULL);
+					kl_set_waiting(c, "ContainerCreating", NULL);
 					continue;
 				}
 				start_ctr(p, c);
@@ -942,7 +712,7 @@ kl_pod *kl_pod_new(dc_kubelet *k, const json_t *pod)
 		kc->name = strdup(n ? n : "");
 		kc->spec = c;
 		kc->proc.pidfd = kc->proc.status_fd = kc->proc.out_fd = kc->proc.err_fd = -1;
-		set_waiting(kc, "ContainerCreating", NULL);
+		kl_set_waiting(kc, "ContainerCreating", NULL);
 		if (!kc->name)
 			goto fail;
 		if (has_probe(kc, "livenessProbe") || has_probe(kc, "readinessProbe") || has_probe(kc, "startupProbe"))
