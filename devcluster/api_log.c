@@ -89,13 +89,15 @@ static void follow_free(void *cls)
 /* The container's status entry in pod, or NULL. */
 static const json_t *ctr_status(const json_t *pod, const char *name)
 {
+	static const char *const lists[] = { "status.containerStatuses", "status.initContainerStatuses" };
 	const json_t *cs;
-	size_t i;
-	json_array_foreach(dc_json_path(pod, "status.containerStatuses"), i, cs) {
-		const char *n = dc_json_str(cs, "name");
-		if (n && !strcmp(n, name))
-			return cs;
-	}
+	size_t i, l;
+	for (l = 0; l < PEEROP__ARRAY_SIZE(lists); l++)
+		json_array_foreach(dc_json_path(pod, lists[l]), i, cs) {
+			const char *n = dc_json_str(cs, "name");
+			if (n && !strcmp(n, name))
+				return cs;
+		}
 	return NULL;
 }
 
@@ -120,12 +122,19 @@ void dc_api_log_locked(dc_req *rq, dc_resp *rs, dc_entry *e)
 		if ((want && *want && !strcmp(n, want)) || ((!want || !*want) && json_array_size(ctrs) == 1))
 			ctr = n;
 	}
+	/* init containers are asked for by name */
+	json_array_foreach(dc_json_path(pod, "spec.initContainers"), i, c) {
+		const char *n = json_string_value(json_object_get(c, "name"));
+		if (n && want && !strcmp(n, want))
+			ctr = n;
+	}
 	if (!ctr) {
 		if (want && *want)
 			dc_resp_error(rs, 400, "BadRequest", "container %s is not valid for pod %s", want, e->obj->name);
 		else
-			dc_resp_error(rs, 400, "BadRequest", "a container name must be specified for pod %s, choose one of: [%s]",
-				e->obj->name, names.ptr ? names.ptr : "");
+			dc_resp_error(rs, 400, "BadRequest", "a container name must be specified for pod %s, choose one of: [%s]%s",
+				e->obj->name, names.ptr ? names.ptr : "", json_array_size(dc_json_path(pod, "spec.initContainers")) ?
+				" or one of the init containers" : "");
 		goto out;
 	}
 	q.previous = flag(rq, "previous");

@@ -176,6 +176,7 @@ typedef enum kl_state { KL_WAITING, KL_RUNNING, KL_TERMINATED } kl_state;
 
 typedef struct kl_ctr {
 	char *name;
+	bool init;                /* an init container: runs to completion, in order, first */
 	const json_t *spec;       /* in the worker's pod object */
 	kl_proc proc;
 	kl_exec ex;               /* what the running instance runs */
@@ -228,8 +229,11 @@ typedef struct kl_pod {
 	json_t *spec0;            /* the pod as first seen: container specs point into it */
 	char ip[16];
 	char *dir;                /* DIR/pods/<uid> */
-	kl_ctr *ctrs;
+	kl_ctr *ctrs;             /* the init containers first, then the others */
 	size_t nctrs;
+	size_t ninits;
+	size_t init_next;         /* the init container to run; ninits once initialized */
+	bool init_failed;         /* an init container failed for good (restartPolicy Never) */
 	bool volumes_ok;
 	char volume_err[768];
 	uint64_t volume_retry;    /* monotonic ms */

@@ -155,10 +155,10 @@ static void start_ctr(kl_pod *p, kl_ctr *c)
 	char err[512];
 	uint64_t now = now_ms();
 
-	if (json_array_size(dc_json_path(p->spec0, "spec.initContainers")) ||
-	    json_array_size(dc_json_path(p->spec0, "spec.ephemeralContainers"))) {
-		kl_set_waiting(c, "CreateContainerConfigError", "initContainers and ephemeralContainers are not run by "
-			"peerop-devcluster");
+	if (json_array_size(dc_json_path(p->spec0, "spec.ephemeralContainers")) ||
+	    (c->init && json_is_string(json_object_get(c->spec, "restartPolicy")))) {
+		kl_set_waiting(c, "CreateContainerConfigError", c->init ? "sidecar containers (an init container with a "
+			"restartPolicy) are not run by peerop-devcluster" : "ephemeralContainers are not run by peerop-devcluster");
 		if (!c->backoff_until)
 			ctr_event(p, c, "Warning", "Failed", "Error: %s", c->message);
 		c->backoff_until = now + 3600u * 1000u;
@@ -293,7 +293,17 @@ static void on_exit_ctr(kl_pod *p, kl_ctr *c)
 		c->done = true;
 		return;
 	}
-	restart = !policy || !strcmp(policy, "Always") || (!strcmp(policy, "OnFailure") && c->exit_code != 0);
+	if (c->init) {
+		/* an init container restarts only when it failed, and never
+		 * under restartPolicy Never, which fails the pod */
+		restart = c->exit_code != 0 && (!policy || strcmp(policy, "Never"));
+		if (c->exit_code == 0)
+			p->init_next++;
+		else if (!restart)
+			p->init_failed = true;
+	} else {
+		restart = !policy || !strcmp(policy, "Always") || (!strcmp(policy, "OnFailure") && c->exit_code != 0);
+	}
 	if (!restart) {
 		c->done = true;
 		return;
@@ -562,9 +572,12 @@ static void setup(kl_pod *p)
 	else
 		dc_now_rfc3339(p->start_time, sizeof(p->start_time));
 	mkdir(p->dir, 0755);
-	/* a pod run before a restart keeps its restart counts */
+	/* a pod run before a restart keeps its restart counts (and, like a
+	 * rebooted node, runs its init containers again) */
 	for (i = 0; i < p->nctrs; i++) {
 		kl_ctr *c = &p->ctrs[i];
+		if (c->init)
+			continue;
 		json_array_foreach(statuses, j, cs) {
 			const char *n = dc_json_str(cs, "name");
 			if (n && !strcmp(n, c->name)) {
@@ -622,8 +635,18 @@ static void *worker_main(void *arg)
 				kl_ctr *c = &p->ctrs[i];
 				if (c->running || c->done || (c->backoff_until && now < c->backoff_until))
 					continue;
+				if (p->init_failed) {
+					c->done = true;   /* the pod failed: nothing more starts */
+					continue;
+				}
 				if (!p->volumes_ok) {
-					kl_set_waiting(c, "ContainerCreating", NULL);
+					kl_set_waiting(c, c->init || !p->ninits ? "ContainerCreating" : "PodInitializing", NULL);
+					continue;
+				}
+				/* init containers one at a time, in order; the others after */
+				if (c->init ? i != p->init_next : p->init_next < p->ninits) {
+					if (!c->init)
+						kl_set_waiting(c, "PodInitializing", NULL);
 					continue;
 				}
 				start_ctr(p, c);
@@ -680,7 +703,7 @@ static void *worker_main(void *arg)
 kl_pod *kl_pod_new(dc_kubelet *k, const json_t *pod)
 {
 	kl_pod *p = calloc(1, sizeof(*p));
-	const json_t *ctrs, *c;
+	const json_t *ctrs, *inits, *c;
 	size_t i;
 	pthread_condattr_t ca;
 	if (!p)
@@ -701,21 +724,27 @@ kl_pod *kl_pod_new(dc_kubelet *k, const json_t *pod)
 	if (!p->uid || !p->ns || !p->name || !p->desired || !p->spec0 || p->wake_fd < 0 ||
 	    asprintf(&p->dir, "%s/%s", k->root, p->uid) < 0)
 		goto fail;
+	inits = dc_json_path(p->spec0, "spec.initContainers");
 	ctrs = dc_json_path(p->spec0, "spec.containers");
-	p->nctrs = json_array_size(ctrs);
+	p->ninits = json_array_size(inits);
+	p->nctrs = p->ninits + json_array_size(ctrs);
 	p->ctrs = calloc(p->nctrs ? p->nctrs : 1, sizeof(*p->ctrs));
 	if (!p->ctrs)
 		goto fail;
-	json_array_foreach(ctrs, i, c) {
-		const char *n = json_string_value(json_object_get(c, "name"));
+	for (i = 0; i < p->nctrs; i++) {
 		kl_ctr *kc = &p->ctrs[i];
+		const char *n;
+		c = i < p->ninits ? json_array_get(inits, i) : json_array_get(ctrs, i - p->ninits);
+		n = json_string_value(json_object_get(c, "name"));
 		kc->name = strdup(n ? n : "");
 		kc->spec = c;
+		kc->init = i < p->ninits;
 		kc->proc.pidfd = kc->proc.status_fd = kc->proc.out_fd = kc->proc.err_fd = -1;
-		kl_set_waiting(kc, "ContainerCreating", NULL);
+		kl_set_waiting(kc, kc->init || !p->ninits ? "ContainerCreating" : "PodInitializing", NULL);
 		if (!kc->name)
 			goto fail;
-		if (has_probe(kc, "livenessProbe") || has_probe(kc, "readinessProbe") || has_probe(kc, "startupProbe"))
+		if (!kc->init && (has_probe(kc, "livenessProbe") || has_probe(kc, "readinessProbe") ||
+		    has_probe(kc, "startupProbe")))
 			p->has_prober = true;
 	}
 	if (pthread_create(&p->thread, NULL, worker_main, p) != 0)

@@ -90,7 +90,7 @@ void *kl_prober_main(void *arg)
 		bool ran = false;
 		for (i = 0; i < p->nctrs && !ran; i++) {
 			kl_ctr *c = &p->ctrs[i];
-			if (!c->running || c->proc.pid <= 0)
+			if (c->init || !c->running || c->proc.pid <= 0)
 				continue;
 			if (cs[i].env_run != c->run_id) {
 				/* a new instance: fresh counters, and a copy of its environment */

@@ -10,7 +10,8 @@
  *   its status holds;
  * - containerStatuses: state (waiting with a reason, running since,
  *   terminated with exit code and reason), lastState, ready, started,
- *   restartCount, image, imageID, containerID;
+ *   restartCount, image, imageID, containerID; initContainerStatuses, and
+ *   Initialized False (ContainersNotInitialized) until they all exited 0;
  * - podIP(s), hostIP(s) 127.0.0.1, startTime, qosClass. */
 #include "kubelet.h"
 
@@ -22,7 +23,11 @@ const char *kl_phase(const kl_pod *p)
 {
 	size_t i, waiting = 0, running = 0, stopped = 0, succeeded = 0;
 	const char *policy = dc_json_str(p->pod, "spec.restartPolicy");
-	for (i = 0; i < p->nctrs; i++) {
+	if (p->init_failed)
+		return "Failed";
+	if (p->init_next < p->ninits)
+		return "Pending";
+	for (i = p->ninits; i < p->nctrs; i++) {
 		const kl_ctr *c = &p->ctrs[i];
 		if (c->state == KL_RUNNING) {
 			running++;
@@ -48,7 +53,7 @@ const char *kl_phase(const kl_pod *p)
 		if (!strcmp(policy, "Never"))
 			return "Failed";
 		/* OnFailure: some failed and restart; still, if all ended for good */
-		for (i = 0; i < p->nctrs; i++)
+		for (i = p->ninits; i < p->nctrs; i++)
 			if (!p->ctrs[i].done)
 				return "Running";
 		return "Failed";
@@ -105,8 +110,8 @@ static json_t *ctr_state(const kl_ctr *c)
 json_t *kl_status_build(kl_pod *p)
 {
 	const json_t *old = dc_json_path(p->pod, "status");
-	json_t *st = json_object(), *conds = json_array(), *statuses = json_array();
-	peerop__buf unready = PEEROP__BUF_INIT;
+	json_t *st = json_object(), *conds = json_array(), *statuses = json_array(), *inits = json_array();
+	peerop__buf unready = PEEROP__BUF_INIT, uninit = PEEROP__BUF_INIT;
 	const char *phase = kl_phase(p);
 	bool all_ready = true, terminal = !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed");
 	size_t i;
@@ -123,6 +128,14 @@ json_t *kl_status_build(kl_pod *p)
 		if (c->ever_started)
 			json_object_set_new(cs, "containerID", json_string(c->id));
 		json_object_set_new(cs, "started", json_boolean(c->state == KL_RUNNING && c->started));
+		if (c->init) {
+			/* done: terminated with 0 */
+			json_object_set_new(cs, "ready", json_boolean(c->state == KL_TERMINATED && c->exit_code == 0));
+			json_array_append_new(inits, cs);
+			if (!(c->state == KL_TERMINATED && c->exit_code == 0))
+				peerop__buf_printf(&uninit, "%s%s", uninit.len ? " " : "", c->name);
+			continue;
+		}
 		json_array_append_new(statuses, cs);
 		if (!ready) {
 			all_ready = false;
@@ -131,7 +144,14 @@ json_t *kl_status_build(kl_pod *p)
 	}
 	pthread_mutex_unlock(&p->mu);
 	json_array_append_new(conds, cond(old, "PodReadyToStartContainers", p->ip[0] != '\0', NULL, NULL));
-	json_array_append_new(conds, cond(old, "Initialized", true, NULL, NULL));
+	if (p->init_next < p->ninits) {
+		char msg[1200];
+		snprintf(msg, sizeof(msg), "containers with incomplete status: [%s]", uninit.ptr ? uninit.ptr : "");
+		json_array_append_new(conds, cond(old, "Initialized", false, "ContainersNotInitialized", msg));
+	} else {
+		json_array_append_new(conds, cond(old, "Initialized", true, NULL, NULL));
+	}
+	peerop__buf_dispose(&uninit);
 	if (terminal) {
 		json_array_append_new(conds, cond(old, "Ready", false, "PodCompleted", NULL));
 		json_array_append_new(conds, cond(old, "ContainersReady", false, "PodCompleted", NULL));
@@ -155,6 +175,10 @@ json_t *kl_status_build(kl_pod *p)
 		json_object_set_new(st, "podIPs", json_pack("[{s:s}]", "ip", p->ip));
 	}
 	json_object_set_new(st, "startTime", json_string(p->start_time));
+	if (json_array_size(inits))
+		json_object_set_new(st, "initContainerStatuses", inits);
+	else
+		json_decref(inits);
 	json_object_set_new(st, "containerStatuses", statuses);
 	json_object_set_new(st, "qosClass", json_string(dc_pod_qos(dc_json_path(p->pod, "spec"))));
 	return st;

@@ -194,6 +194,44 @@ static const col pod_cols[] = { NAME_COL,
 	{ "Readiness Gates", "string", "", "The readiness gates of the pod", 1 },
 	{ 0 } };
 /* The STATUS column: the phase, overridden by what the containers say. */
+static bool initialized(const json_t *o)
+{
+	json_t *c;
+	size_t i;
+	json_array_foreach(dc_json_path(o, "status.conditions"), i, c)
+		if (!strcmp(str(c, "type"), "Initialized") && !strcmp(str(c, "status"), "True"))
+			return true;
+	return false;
+}
+
+/* The init containers' part of the STATUS column ("Init:0/2",
+ * "Init:CrashLoopBackOff"...), or NULL once they are done. */
+static const char *init_reason(const json_t *o, char *buf, size_t size)
+{
+	json_t *ics = dc_json_path(o, "status.initContainerStatuses"), *v;
+	size_t i, n = json_array_size(dc_json_path(o, "spec.initContainers"));
+	json_array_foreach(ics, i, v) {
+		const char *r;
+		if (dc_json_path(v, "state.terminated") && num(v, "state.terminated.exitCode") == 0)
+			continue;
+		if (dc_json_path(v, "state.terminated")) {
+			r = dc_json_str(v, "state.terminated.reason");
+			if (r && *r)
+				snprintf(buf, size, "Init:%s", r);
+			else if (num(v, "state.terminated.signal"))
+				snprintf(buf, size, "Init:Signal:%lld", (long long)num(v, "state.terminated.signal"));
+			else
+				snprintf(buf, size, "Init:ExitCode:%lld", (long long)num(v, "state.terminated.exitCode"));
+		} else if ((r = dc_json_str(v, "state.waiting.reason")) && *r && strcmp(r, "PodInitializing")) {
+			snprintf(buf, size, "Init:%s", r);
+		} else {
+			snprintf(buf, size, "Init:%zu/%zu", i, n);
+		}
+		return buf;
+	}
+	return NULL;
+}
+
 static const char *pod_reason(const json_t *o, char *buf, size_t size)
 {
 	json_t *cs = dc_json_path(o, "status.containerStatuses"), *v;
@@ -202,6 +240,13 @@ static const char *pod_reason(const json_t *o, char *buf, size_t size)
 	size_t i;
 	if (!reason)
 		reason = str(o, "status.phase");
+	{
+		const char *init = init_reason(o, buf, size);
+		if (init && !initialized(o)) {
+			reason = init;
+			cs = NULL;
+		}
+	}
 	for (i = json_array_size(cs); i-- > 0;) {
 		v = json_array_get(cs, i);
 		if (dc_json_str(v, "state.waiting.reason")) {
@@ -236,6 +281,8 @@ static void pod_cells(const json_t *o, json_t *c, time_t now)
 	size_t i;
 	char buf[64];
 	const char *last_restart = NULL;
+	json_array_foreach(dc_json_path(o, "status.initContainerStatuses"), i, v)
+		restarts += num(v, "restartCount");
 	json_array_foreach(cs, i, v) {
 		const char *fin = dc_json_str(v, "lastState.terminated.finishedAt");
 		if (json_is_true(json_object_get(v, "ready")) && dc_json_path(v, "state.running"))

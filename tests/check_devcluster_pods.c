@@ -428,6 +428,70 @@ START_TEST(test_probes)
 }
 END_TEST
 
+/* Init containers: in order, to completion, then the others. */
+START_TEST(test_init_containers)
+{
+	dct *t = dcp_start_kubelet(false);
+	char *n = NULL;
+	json_t *p, *ics;
+	char body[4096];
+	snprintf(body, sizeof(body), "{\"metadata\":{\"name\":\"inits\"},\"spec\":{\"initContainers\":["
+		"{\"name\":\"one\",\"image\":\"shell\",\"command\":[\"sh\",\"-c\",\"echo first\"]},"
+		"{\"name\":\"two\",\"image\":\"shell\",\"command\":[\"sh\",\"-c\",\"echo second\"]}],"
+		"\"containers\":[{\"name\":\"app\",\"image\":\"podapp\",\"args\":[\"--marker=%s\"],\"env\":["
+		"{\"name\":\"POD_IP\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"status.podIP\"}}},"
+		"{\"name\":\"POD_NAME\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.name\"}}}]}]}}", dcp_marker());
+	dcp_create(t, PODS, body);
+	ck_assert(TH_WAIT_UNTIL(dcp_pod_says(t, "inits", "/ping", "pong inits"), WAIT));
+	p = dcp_get(t, PODS "/inits");
+	ics = dc_json_path(p, "status.initContainerStatuses");
+	ck_assert_int_eq(json_array_size(ics), 2);
+	ck_assert_str_eq(dc_json_str(json_array_get(ics, 0), "state.terminated.reason"), "Completed");
+	ck_assert_str_eq(dc_json_str(json_array_get(ics, 1), "state.terminated.reason"), "Completed");
+	/* two ran after one */
+	ck_assert_str_ge(dc_json_str(json_array_get(ics, 1), "state.terminated.startedAt"),
+		dc_json_str(json_array_get(ics, 0), "state.terminated.finishedAt"));
+	json_decref(p);
+	ck_assert(str_is(dcp_cond(t, PODS "/inits", "Initialized", "status"), "True"));
+	{
+		dct_resp r;
+		dct_req(t, &r, "GET", PODS "/inits/log?container=two", NULL, NULL);
+		ck_assert_int_eq(r.code, 200);
+		ck_assert_str_eq(r.body, "second\n");
+		dct_resp_free(&r);
+	}
+	/* a failing init container: retried with the back-off, the app waits */
+	dcp_create(t, PODS, "{\"metadata\":{\"name\":\"initretry\"},\"spec\":{\"initContainers\":["
+		"{\"name\":\"check\",\"image\":\"shell\",\"command\":[\"sh\",\"-c\",\"exit 4\"]}],"
+		"\"containers\":[{\"name\":\"app\",\"image\":\"podapp\"}]}}");
+	ck_assert(TH_WAIT_UNTIL((p = dcp_get(t, PODS "/initretry")) != NULL &&
+		dc_json_int(json_array_get(dc_json_path(p, "status.initContainerStatuses"), 0), "restartCount", 0) >= 2 ?
+		(json_decref(p), 1) : (json_decref(p), 0), WAIT));
+	ck_assert(str_is(dcp_ctr(t, "initretry", "state.waiting.reason"), "PodInitializing"));
+	ck_assert(str_is(dcp_str(t, PODS "/initretry", "status.phase"), "Pending"));
+	ck_assert(str_is(dcp_cond(t, PODS "/initretry", "Initialized", "reason"), "ContainersNotInitialized"));
+	{
+		/* kubectl's STATUS column */
+		dct_resp r;
+		t->accept = DC_TABLE_CONTENT_TYPE;
+		dct_req(t, &r, "GET", PODS "/initretry", NULL, NULL);
+		t->accept = NULL;
+		ck_assert_int_eq(r.code, 200);
+		ck_assert_msg(strstr(r.body, "\"Init:CrashLoopBackOff\"") || strstr(r.body, "\"Init:Error\"") ||
+			strstr(r.body, "\"Init:0/1\""), "%s", r.body);
+		dct_resp_free(&r);
+	}
+	/* restartPolicy Never: the pod fails, the app never starts */
+	dcp_create(t, PODS, "{\"metadata\":{\"name\":\"initfail\"},\"spec\":{\"restartPolicy\":\"Never\","
+		"\"initContainers\":[{\"name\":\"check\",\"image\":\"shell\",\"command\":[\"sh\",\"-c\",\"exit 4\"]}],"
+		"\"containers\":[{\"name\":\"app\",\"image\":\"podapp\"}]}}");
+	ck_assert(TH_WAIT_UNTIL(str_is(dcp_str(t, PODS "/initfail", "status.phase"), "Failed"), WAIT));
+	ck_assert(str_is(dcp_ctr(t, "initfail", "state.waiting.reason"), "PodInitializing"));
+	(void)n;
+	stop_and_check(t);
+}
+END_TEST
+
 /* Stopping the server stops every pod, gracefully, and nothing is left. */
 START_TEST(test_shutdown_stops_pods)
 {
@@ -502,6 +566,7 @@ Suite *suite(void)
 	tcase_add_test(tc, test_image_and_command_errors);
 	tcase_add_test(tc, test_deployment_scales_processes);
 	tcase_add_test(tc, test_probes);
+	tcase_add_test(tc, test_init_containers);
 	tcase_add_test(tc, test_shutdown_stops_pods);
 	tcase_add_test(tc, test_restart_runs_pods_again);
 	suite_add_tcase(s, tc);
