@@ -185,6 +185,8 @@ static void shim_main(const kl_spawn *sp, pid_t kubelet, int out, int errfd, int
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != kubelet)
 		_exit(1);
+	/* what ps and top call it (its command line stays the server's) */
+	prctl(PR_SET_NAME, "pod-shim");
 	forwarded_set(&fwd);
 	sigprocmask(SIG_SETMASK, &fwd, NULL);
 	/* SIGCHLD's default disposition is to ignore it, which sigwaitinfo
