@@ -1,17 +1,25 @@
 #!/bin/sh
 # Quick start, command 1: install what is missing, build, and run the main job.
 #
-#   ./demo.sh            (as root on Debian 12, or with sudo available)
+#   ./demo.sh            (as root on Debian 12)
 #
-# Today the main job is the reference application: three peerop-server
-# processes on loopback that ping each other every few seconds and log every
-# reply with the identity of the server that answered. Ctrl-C stops them.
-# (When the local control plane demo lands, this runs the whole system:
-# devcluster, operator, HTTPServer resource, scaling.)
+# The whole system on one machine: the local control plane (an in-memory
+# Kubernetes API server that runs pods as local processes), peerop-operator,
+# and an HTTPServer asking for 5 peerop-servers that ping each other and log
+# every reply with the identity of the server that answered; then
+# `kubectl scale` to 1, and the remaining server reloads its peer list
+# without a restart. It then follows that server's log; Ctrl-C stops
+# everything.
+#
+#   ./demo.sh --servers-only   three peerop-servers on loopback, no Kubernetes
 set -eu
 . "$(dirname "$0")/scripts/common.sh"
 peerop_prepare demo
 build="$top/_build/demo"
 peerop_configure "$build"
 make -j"$jobs" >/dev/null
-exec "$top/scripts/demo-local.sh" "$build" "$@"
+if [ "${1:-}" = --servers-only ]; then
+	shift
+	exec "$top/scripts/demo-local.sh" "$build" "$@"
+fi
+exec "$top/scripts/demo-cluster.sh" "$build" "$@"
