@@ -54,9 +54,26 @@ poll() {
 say() { printf '\n\033[1mdemo: %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
 
+# The "image": the server and its library staged where the pods' user (UID
+# 65532, as the operator's pod template asks) can read them, whatever the
+# permissions of the checkout (/root is 0700 on Debian).
+stage="$tmp/images/peerop-server"
+mkdir -p "$stage/lib"
+if [ -x "$build/examples/.libs/peerop-server" ]; then
+	# a libtool build: the real program is in .libs, its library in lib/.libs
+	cp "$build/examples/.libs/peerop-server" "$stage/peerop-server.bin"
+	cp -P "$build"/lib/.libs/libpeerop.so* "$stage/lib/"
+	printf '#!/bin/sh\nLD_LIBRARY_PATH=%s/lib exec %s/peerop-server.bin "$@"\n' "$stage" "$stage" \
+		>"$stage/peerop-server"
+else
+	cp "$server" "$stage/peerop-server"
+fi
+chmod -R a+rX "$tmp"
+chmod 755 "$stage/peerop-server"
+
 say "starting the local control plane (pods run as processes of $server)"
 "$dc" --listen 127.0.0.1:0 --kubeconfig-out "$tmp/kubeconfig" --tls --data-dir "$tmp/data" \
-	--run-pods --image "peerop-server=$server" --log-level warn >"$tmp/devcluster.log" 2>&1 &
+	--run-pods --image "peerop-server=$stage/peerop-server" --log-level warn >"$tmp/devcluster.log" 2>&1 &
 dc_pid=$!
 poll 30 test -s "$tmp/kubeconfig" || { cat "$tmp/devcluster.log" >&2; exit 1; }
 export KUBECONFIG="$tmp/kubeconfig" KUBECACHEDIR="$tmp/kube-cache"
