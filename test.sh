@@ -12,6 +12,7 @@ set -eu
 peerop_prepare test
 build="$top/_build/test"
 peerop_configure "$build" --enable-werror --enable-sanitizers=address,undefined
+peerop_reachable "$build"
 
 show_failures() {
 	for f in $(find . -name test-suite.log); do

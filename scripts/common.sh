@@ -32,3 +32,20 @@ peerop_configure() {
 		"$top/configure" -q "$@"
 	fi
 }
+
+# peerop_reachable DIR: the local control plane's pods run programs of the
+# build tree as unprivileged users (UID 65532, as the operator's pods ask),
+# which must be able to reach them. A checkout under a 0700 directory (a
+# mktemp -d, /root) would hide them: give each ancestor of DIR that lacks
+# it the search bit for others (traversal only: nothing becomes listable,
+# and files keep their own modes). Only as root, and each change is said.
+peerop_reachable() {
+	[ "$(id -u)" = 0 ] || return 0
+	_d=$1
+	while [ "$_d" != / ] && [ -n "$_d" ]; do
+		if [ -d "$_d" ] && ! find "$_d" -maxdepth 0 -perm -o+x | grep -q .; then
+			chmod o+x "$_d" && echo "note: chmod o+x $_d (pods run as UID 65532 must reach the build tree)"
+		fi
+		_d=$(dirname "$_d")
+	done
+}
