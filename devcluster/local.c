@@ -85,30 +85,32 @@ long dc_local(dc_server *srv, const char *agent, const char *method, const char 
 	return code;
 }
 
-static char *vformat(const char *fmt, va_list ap)
+/* dc_local() with a formatted path. */
+static long vlocal(dc_server *srv, const char *agent, const char *method, const char *ctype,
+	const json_t *body, json_t **out, const char *pathfmt, va_list ap)
 {
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		return NULL;
-	return s;
+	char *path = NULL;
+	long code;
+
+	if (vasprintf(&path, pathfmt, ap) < 0) {
+		if (out)
+			*out = NULL;
+		return 500;
+	}
+	code = dc_local(srv, agent, method, path, ctype, body, out);
+	free(path);
+	return code;
 }
 
 long dc_localf(dc_server *srv, const char *agent, const char *method, const json_t *body,
 	json_t **out, const char *pathfmt, ...)
 {
 	va_list ap;
-	char *path;
 	long code;
+
 	va_start(ap, pathfmt);
-	path = vformat(pathfmt, ap);
+	code = vlocal(srv, agent, method, NULL, body, out, pathfmt, ap);
 	va_end(ap);
-	if (!path) {
-		if (out)
-			*out = NULL;
-		return 500;
-	}
-	code = dc_local(srv, agent, method, path, NULL, body, out);
-	free(path);
 	return code;
 }
 
@@ -116,18 +118,11 @@ long dc_local_merge(dc_server *srv, const char *agent, const json_t *patch, json
 	const char *pathfmt, ...)
 {
 	va_list ap;
-	char *path;
 	long code;
+
 	va_start(ap, pathfmt);
-	path = vformat(pathfmt, ap);
+	code = vlocal(srv, agent, "PATCH", "application/merge-patch+json", patch, out, pathfmt, ap);
 	va_end(ap);
-	if (!path) {
-		if (out)
-			*out = NULL;
-		return 500;
-	}
-	code = dc_local(srv, agent, "PATCH", path, "application/merge-patch+json", patch, out);
-	free(path);
 	return code;
 }
 
