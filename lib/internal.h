@@ -99,5 +99,9 @@ int peerop__cond_init_monotonic(pthread_cond_t *cond);
 /* Wait at most ms; PEEROP_ETIMEOUT when the time ran out, else 0 (a
  * wake-up, perhaps spurious: callers re-check their predicate). */
 int peerop__cond_timedwait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, uint64_t ms);
+/* Join a started thread exactly once, whichever of several stoppers comes
+ * first (the others wait for it); a no-op from the thread itself or when
+ * it never started. joined is guarded by join_lock. */
+void peerop__join_once(pthread_t thread, int started, pthread_mutex_t *join_lock, int *joined);
 
 #endif /* PEEROP_INTERNAL_H */

@@ -664,14 +664,7 @@ PEEROP_EXTERN(void) peerop_leader_stop(peerop_leader *l)
 	__atomic_store_n(&l->stop, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&l->cond);
 	pthread_mutex_unlock(&l->lock);
-	if (!l->thread_started || pthread_equal(pthread_self(), l->thread))
-		return; /* from a callback (not allowed, but no deadlock): the thread ends after it */
-	pthread_mutex_lock(&l->join_lock);
-	if (!l->joined) {
-		pthread_join(l->thread, NULL);
-		l->joined = 1;
-	}
-	pthread_mutex_unlock(&l->join_lock);
+	peerop__join_once(l->thread, l->thread_started, &l->join_lock, &l->joined);
 }
 
 PEEROP_EXTERN(void) peerop_leader_free(peerop_leader *l)

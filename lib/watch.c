@@ -792,14 +792,7 @@ PEEROP_EXTERN(void) peerop_watch_stop(peerop_watch *w)
 	__atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->lock);
-	if (!w->thread_started || pthread_equal(pthread_self(), w->thread))
-		return; /* from a callback: the thread ends after it returns */
-	pthread_mutex_lock(&w->join_lock);
-	if (!w->joined) {
-		pthread_join(w->thread, NULL);
-		w->joined = 1;
-	}
-	pthread_mutex_unlock(&w->join_lock);
+	peerop__join_once(w->thread, w->thread_started, &w->join_lock, &w->joined);
 }
 
 PEEROP_EXTERN(void) peerop_watch_free(peerop_watch *w)
