@@ -356,19 +356,25 @@ static const col deploy_cols[] = { NAME_COL,
 	{ "Images", "string", "", "Images referenced by each container in the template.", 1 },
 	{ "Selector", "string", "", "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.", 1 },
 	{ 0 } };
-static void deploy_cells(const json_t *o, json_t *c, time_t now)
+/* The wide columns of workloads with a pod template: containers, images, selector. */
+static void add_template_wide(json_t *c, const json_t *o)
 {
 	json_t *ctrs = dc_json_path(o, "spec.template.spec.containers");
 	char *sel = dc_label_selector_format(dc_json_path(o, "spec.selector"));
+	add_joined(c, ctrs, "name");
+	add_joined(c, ctrs, "image");
+	add_str(c, sel);
+	free(sel);
+}
+
+static void deploy_cells(const json_t *o, json_t *c, time_t now)
+{
 	add_str(c, str(o, "metadata.name"));
 	add_fmt(c, "%lld/%lld", (long long)num(o, "status.readyReplicas"), (long long)num(o, "spec.replicas"));
 	add_int(c, num(o, "status.updatedReplicas"));
 	add_int(c, num(o, "status.availableReplicas"));
 	add_age(c, o, "metadata.creationTimestamp", now);
-	add_joined(c, ctrs, "name");
-	add_joined(c, ctrs, "image");
-	add_str(c, sel);
-	free(sel);
+	add_template_wide(c, o);
 }
 
 static const col rs_cols[] = { NAME_COL,
@@ -382,17 +388,12 @@ static const col rs_cols[] = { NAME_COL,
 	{ 0 } };
 static void rs_cells(const json_t *o, json_t *c, time_t now)
 {
-	json_t *ctrs = dc_json_path(o, "spec.template.spec.containers");
-	char *sel = dc_label_selector_format(dc_json_path(o, "spec.selector"));
 	add_str(c, str(o, "metadata.name"));
 	add_int(c, num(o, "spec.replicas"));
 	add_int(c, num(o, "status.replicas"));
 	add_int(c, num(o, "status.readyReplicas"));
 	add_age(c, o, "metadata.creationTimestamp", now);
-	add_joined(c, ctrs, "name");
-	add_joined(c, ctrs, "image");
-	add_str(c, sel);
-	free(sel);
+	add_template_wide(c, o);
 }
 
 static const col node_cols[] = { NAME_COL,
