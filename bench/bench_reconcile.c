@@ -28,7 +28,7 @@
 #include <peerop/peerop.h>
 #include "internal.h"
 #include "kube_internal.h"
-#include "devcluster.h"   /* dc_yaml_decode: YAML typed as the API server types it */
+#include "apiserver.h"   /* dc_yaml_decode: YAML typed as the API server types it */
 
 static const peerop_kube_resource HS = { "peerop.io", "v1alpha1", "httpservers", 1 };
 static const peerop_kube_resource CMR = { "", "v1", "configmaps", 1 };

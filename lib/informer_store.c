@@ -6,7 +6,6 @@
  * and parsing happen outside the lock.
  */
 #include "internal.h"
-#include "map_internal.h"
 #include "watch_internal.h"
 
 #include <pthread.h>

@@ -10,7 +10,6 @@
  */
 #include "peer_internal.h"
 #include "peerset_internal.h"
-#include "map_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

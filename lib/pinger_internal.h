@@ -6,7 +6,6 @@
 #define PEEROP_PINGER_INTERNAL_H
 
 #include "peer_internal.h"
-#include "map_internal.h"
 
 #include <pthread.h>
 #include <curl/curl.h>

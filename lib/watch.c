@@ -14,7 +14,6 @@
  */
 #include "internal.h"
 #include "kube_internal.h"
-#include "map_internal.h"
 #include "watch_internal.h"
 
 #include <pthread.h>

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "map_internal.h"
+#include "internal.h"
 
 /* ---- rate limiter (ratelimit.c) ------------------------------------------
  * client-go's default controller rate limiter: the later of a per-key

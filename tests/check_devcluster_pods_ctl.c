@@ -16,10 +16,10 @@
 
 static dct *start(void)
 {
-	dc_server_options o;
+	dc_cluster_options o;
 	memset(&o, 0, sizeof(o));
 	o.controllers = true;
-	return dct_start(&o, false);
+	return dct_start_cluster(&o, false);
 }
 
 static void make_deploy(dct *t, const char *name, int replicas, const char *image, const char *extra_spec)

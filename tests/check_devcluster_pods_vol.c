@@ -81,7 +81,7 @@ static char *volume_dir(dct *t, const char *pod_name, const char *plugin, const 
 	char *uid, *dir = NULL, path[512];
 	snprintf(path, sizeof(path), PODS "/%s", pod_name);
 	uid = dcp_str(t, path, "metadata.uid");
-	if (uid && asprintf(&dir, "%s/%s/volumes/%s/%s", t->srv->kubelet->root, uid, plugin, vol) < 0)
+	if (uid && asprintf(&dir, "%s/%s/volumes/%s/%s", dc_cluster_kubelet(t->cluster)->root, uid, plugin, vol) < 0)
 		dir = NULL;
 	free(uid);
 	return dir;

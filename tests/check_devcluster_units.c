@@ -1,5 +1,5 @@
 /* check_devcluster_units.c: the devcluster's building blocks without HTTP:
- * the hash map, the sorted collections and history ring of the store,
+ * the sorted collections and history ring of the store,
  * label selector grammar, RFC 7386 and RFC 6902 vectors. */
 #include "config.h"
 #include "testhelp.h"
@@ -8,37 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-START_TEST(test_map_random)
-{
-	dc_map *m = dc_map_new();
-	static char present[4000];
-	char key[32];
-	int i, round;
-	for (round = 0; round < 20000; round++) {
-		int k = (int)peerop__rand_below(4000);
-		snprintf(key, sizeof(key), "key-%d", k);
-		if (peerop__rand_below(3) == 0) {
-			void *v = dc_map_del(m, key);
-			ck_assert(present[k] ? v == (void *)(intptr_t)(k + 1) : v == NULL);
-			present[k] = 0;
-		} else {
-			ck_assert_int_eq(dc_map_put(m, key, (void *)(intptr_t)(k + 1)), 0);
-			present[k] = 1;
-		}
-	}
-	{
-		size_t count = 0;
-		for (i = 0; i < 4000; i++) {
-			snprintf(key, sizeof(key), "key-%d", i);
-			ck_assert(present[i] ? dc_map_get(m, key) == (void *)(intptr_t)(i + 1) : dc_map_get(m, key) == NULL);
-			count += present[i];
-		}
-		ck_assert_uint_eq(dc_map_count(m), count);
-	}
-	dc_map_free(m);
-}
-END_TEST
 
 START_TEST(test_store_order_and_history)
 {
@@ -78,10 +47,10 @@ START_TEST(test_store_order_and_history)
 		bool in = !strncmp(rt->coll->arr[j]->key, "a/", 2);
 		ck_assert(in == (j >= lo && j < hi));
 	}
-	ck_assert_uint_eq(dc_map_count(rt->coll->entries), rt->coll->n);
+	ck_assert_uint_eq(peerop__map_count(&rt->coll->entries), rt->coll->n);
 	/* every live object, and nothing else, is in the uid index (plus the
 	 * four initial namespaces) */
-	ck_assert_uint_eq(dc_map_count(s->uids), rt->coll->n + 4);
+	ck_assert_uint_eq(peerop__map_count(&s->uids), rt->coll->n + 4);
 	/* the history holds the last 64 revisions, consecutively */
 	ck_assert_uint_eq(s->ring_len, 64);
 	ck_assert_uint_eq(s->compacted_rv, s->rv - 64);
@@ -259,7 +228,6 @@ Suite *suite(void)
 	Suite *s = suite_create("devcluster_units");
 	TCase *tc = tcase_create("units");
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_map_random);
 	tcase_add_test(tc, test_store_order_and_history);
 	tcase_add_test(tc, test_label_selector_grammar);
 	tcase_add_test(tc, test_merge_patch_rfc7386);

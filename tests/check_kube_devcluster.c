@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devcluster.h"
+#include "cluster.h"
 #include "kube_internal.h"
 #include "testhelp.h"
 

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "internal.h"
-#include "map_internal.h"
 #include "testhelp.h"
 
 START_TEST(test_map_basic)
@@ -84,6 +83,51 @@ START_TEST(test_map_model)
 }
 END_TEST
 
+typedef struct each_acc {
+	size_t seen;
+	uintptr_t sum;
+	size_t stop_after;
+} each_acc;
+
+static int each_cb(const char *key, void *value, void *arg)
+{
+	each_acc *a = arg;
+	ck_assert_ptr_nonnull(key);
+	a->seen++;
+	a->sum += (uintptr_t)value;
+	return a->stop_after && a->seen == a->stop_after;
+}
+
+/* peerop__map_each visits every entry once, and stops when asked. */
+START_TEST(test_map_each)
+{
+	peerop__map m = PEEROP__MAP_INIT;
+	each_acc a = { 0, 0, 0 };
+	char key[32];
+	uintptr_t i, want = 0;
+	peerop__map_each(&m, each_cb, &a);
+	ck_assert_uint_eq(a.seen, 0);
+	for (i = 1; i <= 500; i++) {
+		snprintf(key, sizeof(key), "k%u", (unsigned)i);
+		ck_assert_int_eq(peerop__map_put(&m, key, (void *)i, NULL), 0);
+		want += i;
+	}
+	for (i = 1; i <= 500; i += 5) {
+		snprintf(key, sizeof(key), "k%u", (unsigned)i);
+		ck_assert_ptr_eq(peerop__map_remove(&m, key), (void *)i);
+		want -= i;
+	}
+	peerop__map_each(&m, each_cb, &a);
+	ck_assert_uint_eq(a.seen, 400);
+	ck_assert_uint_eq(a.sum, want);
+	a.seen = 0;
+	a.stop_after = 7;
+	peerop__map_each(&m, each_cb, &a);
+	ck_assert_uint_eq(a.seen, 7);
+	peerop__map_dispose(&m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("map");
@@ -91,6 +135,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_map_basic);
 	tcase_add_test(tc, test_map_model);
+	tcase_add_test(tc, test_map_each);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }

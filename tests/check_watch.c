@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "internal.h"
-#include "map_internal.h"
 #include "watch_internal.h"
 #include "testhelp.h"
 #include "dchelp.h"

@@ -11,26 +11,33 @@
 
 dct *dct_start(const dc_server_options *opts, bool data)
 {
+	dc_cluster_options co;
+	memset(&co, 0, sizeof(co));
+	if (opts)
+		co.server = *opts;
+	return dct_start_cluster(&co, data);
+}
+
+dct *dct_start_cluster(const dc_cluster_options *opts, bool data)
+{
 	dct *t = calloc(1, sizeof(*t));
-	dc_server_options o;
+	dc_cluster_options co = *opts;
+	dc_server_options *o = &co.server;
 	char *dd = NULL;
 	int rc;
-	if (opts)
-		o = *opts;
-	else
-		memset(&o, 0, sizeof(o));
-	o.listen = "127.0.0.1:0";
+	o->listen = "127.0.0.1:0";
 	t->dir = th_tmpdir();
 	ck_assert_ptr_nonnull(t->dir);
 	if (data) {
 		dd = t->data_dir = th_path(t->dir, "data");
-		o.data_dir = dd;
+		o->data_dir = dd;
 	}
-	rc = dc_server_start(&t->srv, &o);
-	ck_assert_msg(rc == 0, "dc_server_start: %s", peerop_error_last()->message);
+	rc = dc_cluster_start(&t->cluster, &co);
+	ck_assert_msg(rc == 0, "dc_cluster_start: %s", peerop_error_last()->message);
+	t->srv = dc_cluster_server(t->cluster);
 	snprintf(t->url, sizeof(t->url), "%s", dc_server_url(t->srv));
 	t->token = strdup(dc_server_token(t->srv));
-	if (o.tls) {
+	if (o->tls) {
 		t->ca_file = th_path(t->dir, "ca.pem");
 		th_write_str(t->ca_file, dc_server_ca_pem(t->srv));
 	}
@@ -41,7 +48,7 @@ void dct_stop(dct *t)
 {
 	if (!t)
 		return;
-	dc_server_free(t->srv);
+	dc_cluster_free(t->cluster);
 	free(t->data_dir);
 	th_tmpdir_remove(t->dir);
 	free(t->token);

@@ -7,10 +7,11 @@
 
 #include <jansson.h>
 #include <stdbool.h>
-#include "devcluster.h"
+#include "cluster.h"
 
 typedef struct dct {
-	dc_server *srv;
+	dc_cluster *cluster;
+	dc_server *srv;     /* the cluster's API server */
 	char *dir;          /* a temp dir (data dir lives under it when asked) */
 	char url[192];
 	char *token;
@@ -22,6 +23,8 @@ typedef struct dct {
 
 /* Start a server on 127.0.0.1:0. opts may be NULL. data: use DIR/data. */
 dct *dct_start(const dc_server_options *opts, bool data);
+/* The same with components (controllers, a kubelet). */
+dct *dct_start_cluster(const dc_cluster_options *opts, bool data);
 /* Stop it, remove the temp dir. */
 void dct_stop(dct *t);
 

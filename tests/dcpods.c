@@ -142,7 +142,7 @@ const char *dcp_marker(void)
 	return marker;
 }
 
-static void kubelet_opts(dc_server_options *o)
+static void kubelet_opts(dc_cluster_options *o)
 {
 	char cwd[1024];
 	memset(o, 0, sizeof(*o));
@@ -153,27 +153,28 @@ static void kubelet_opts(dc_server_options *o)
 	snprintf(img_server, sizeof(img_server), "peerop-server=%s/../examples/peerop-server", cwd);
 	o->controllers = true;
 	o->kubelet = true;
-	o->images = images;
-	o->restart_backoff_s = 1;
+	o->node.images = images;
+	o->node.restart_backoff_s = 1;
 }
 
 dct *dcp_start_kubelet(bool data)
 {
-	dc_server_options o;
+	dc_cluster_options o;
 	kubelet_opts(&o);
-	return dct_start(&o, data);
+	return dct_start_cluster(&o, data);
 }
 
 dct *dcp_restart_kubelet(dct *t)
 {
-	dc_server_options o;
+	dc_cluster_options o;
 	int rc;
 	kubelet_opts(&o);
-	o.listen = "127.0.0.1:0";
-	o.data_dir = t->data_dir;
-	dc_server_free(t->srv);
-	rc = dc_server_start(&t->srv, &o);
-	ck_assert_msg(rc == 0, "dc_server_start: %s", peerop_error_last()->message);
+	o.server.listen = "127.0.0.1:0";
+	o.server.data_dir = t->data_dir;
+	dc_cluster_free(t->cluster);
+	rc = dc_cluster_start(&t->cluster, &o);
+	ck_assert_msg(rc == 0, "dc_cluster_start: %s", peerop_error_last()->message);
+	t->srv = dc_cluster_server(t->cluster);
 	snprintf(t->url, sizeof(t->url), "%s", dc_server_url(t->srv));
 	free(t->token);
 	t->token = strdup(dc_server_token(t->srv));

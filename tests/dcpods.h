@@ -6,7 +6,7 @@
 #define DCPODS_H
 
 #include "dchelp.h"
-#include "inproc.h"
+#include "cluster.h"
 
 #define DEPLOYS "/apis/apps/v1/namespaces/default/deployments"
 #define RSS "/apis/apps/v1/namespaces/default/replicasets"

@@ -8,7 +8,6 @@
 
 #include <pthread.h>
 #include "internal.h"
-#include "map_internal.h"
 #include "watch_internal.h"
 #include "testhelp.h"
 #include "dchelp.h"
