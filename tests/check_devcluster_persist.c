@@ -97,8 +97,7 @@ START_TEST(test_truncated_last_record)
 	int fd;
 	free(dct_make_cm(t, "default", "ok", NULL));
 	/* stop, then leave what a crash in the middle of an append leaves */
-	dc_server_free(t->srv);
-	t->srv = NULL;
+	dct_stop_server(t);
 	fd = open(path, O_WRONLY | O_APPEND);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, "deadbeef {\"op\":\"put\",\"g\":\"\",\"p\":\"conf", 38), 38);
@@ -131,8 +130,7 @@ START_TEST(test_corrupt_log_is_an_error)
 	int rc;
 	free(dct_make_cm(t, "default", "a", NULL));
 	free(dct_make_cm(t, "default", "b", NULL));
-	dc_server_free(t->srv);
-	t->srv = NULL;
+	dct_stop_server(t);
 	/* flip a byte inside the second record */
 	content = th_slurp(path);
 	ck_assert_ptr_nonnull(content);

@@ -44,11 +44,21 @@ dct *dct_start_cluster(const dc_cluster_options *opts, bool data)
 	return t;
 }
 
+void dct_stop_server(dct *t)
+{
+	if (t->cluster)
+		dc_cluster_free(t->cluster);
+	else
+		dc_server_free(t->srv);
+	t->cluster = NULL;
+	t->srv = NULL;
+}
+
 void dct_stop(dct *t)
 {
 	if (!t)
 		return;
-	dc_cluster_free(t->cluster);
+	dct_stop_server(t);
 	free(t->data_dir);
 	th_tmpdir_remove(t->dir);
 	free(t->token);

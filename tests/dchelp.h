@@ -27,6 +27,9 @@ dct *dct_start(const dc_server_options *opts, bool data);
 dct *dct_start_cluster(const dc_cluster_options *opts, bool data);
 /* Stop it, remove the temp dir. */
 void dct_stop(dct *t);
+/* Stop the server (and its components) only, keeping the temp dir; a test
+ * may then set t->srv to a server it started itself (dct_stop frees it). */
+void dct_stop_server(dct *t);
 
 typedef struct dct_resp {
 	long code;

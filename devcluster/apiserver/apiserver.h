@@ -1,12 +1,14 @@
 /*
- * devcluster.h: internal declarations of the local control plane.
+ * apiserver.h: the API server part of the local control plane (see
+ * devcluster/README.md, "Layout and the dependency rule": this header
+ * includes only base.h and the public headers; nothing here knows the
+ * parts above it, client/, controllers/, kubelet/, cmd/).
  *
  * peerop-devcluster is a development and test tool, not part of libpeerop:
  * its names start with dc_ (not peerop__) so they can never collide with the
  * library's internals, which tests link in the same program.
  *
  * Layers, bottom up (one file each, named for what it holds):
- *   map.c        string-keyed hash map
  *   obj.c        immutable stored objects (serialized JSON + indexed metadata)
  *   rtypes.c     THE resource type table: built-ins, and CRD-derived types
  *   store.c      collections, the global resourceVersion, uid/owner indexes,
@@ -18,7 +20,7 @@
  *   api_*.c      the REST verbs: read (get/list), write (create/update/patch),
  *                delete (finalizers, garbage collection, namespaces,
  *                graceful pod deletion), watch, pods/log (api_log.c)
- *   podlog.c     container logs, written by the kubelet (podlog.h)
+ *   podlog.c     container logs, written by the kubelet (podlog.c, below)
  *   qos.c        pod QoS classes and Kubernetes quantities
  *   crd.c        CustomResourceDefinition -> served types
  *   discovery.c  /api, /apis, /api/v1, /apis/g/v discovery documents
@@ -36,11 +38,10 @@
  *   tls.c        CA and serving certificate generation (OpenSSL)
  *   server.c     libmicrohttpd glue, routing, auth, kubeconfig
  *   faults.c     the fault-injection admin API under /_devcluster/
- *   main.c       the program: flags and signals only
  *
- * With --run-pods, in-process components run on top (inproc.h): the
- * Deployment and ReplicaSet controllers (controllers.h) and a kubelet that
- * runs pods as local processes (kubelet.h).
+ * With --run-pods, components run on top (cmd/cluster.h starts them through
+ * dc_server_options.components_start): the controller manager
+ * (controllers/) and a kubelet that runs pods as local processes (kubelet/).
  *
  * Locking: one mutex per store (dc_store.mu) guards every structure below
  * the HTTP layer. Requests are short; the lock is never held while writing
@@ -242,7 +243,7 @@ struct dc_store {
 	bool stall_watches;
 	bool stopping;
 	int nwatchers;
-	struct dc_podlogs *podlogs; /* container logs (podlog.h) */
+	struct dc_podlogs *podlogs; /* container logs (podlog.c, below) */
 	char *kubelet_node;      /* while a kubelet runs: its node, whose pods are
 	                          * deleted gracefully (it kills them first) */
 };
