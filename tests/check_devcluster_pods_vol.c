@@ -235,7 +235,8 @@ START_TEST(test_missing_configmap)
 		"\"volumes\":[{\"name\":\"cfg\",\"configMap\":{\"name\":\"later\"}}],");
 	ck_assert(TH_WAIT_UNTIL(dcp_pod_event(t, "waits", "FailedMount",
 		"MountVolume.SetUp failed for volume \"cfg\" : configmap \"later\" not found"), WAIT));
-	ck_assert(str_is(dcp_ctr(t, "waits", "state.waiting.reason"), "ContainerCreating"));
+	/* the status write follows the event: poll, the kubelet sends them apart */
+	ck_assert(TH_WAIT_UNTIL(str_is(dcp_ctr(t, "waits", "state.waiting.reason"), "ContainerCreating"), WAIT));
 	ck_assert(str_is(dcp_str(t, PODS "/waits", "status.phase"), "Pending"));
 	dcp_create(t, CMS, "{\"metadata\":{\"name\":\"later\"},\"data\":{\"k\":\"here\"}}");
 	ck_assert(TH_WAIT_UNTIL(str_is(pod_file(t, "waits", "/etc/waits/k"), "here"), WAIT));
