@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <peerop/peerop.h>
@@ -25,6 +26,7 @@
 static const char usage[] =
 "Usage: peerop-server --listen ADDR:PORT --id NAME --peers-file FILE --ping-interval SECONDS\n"
 "                     [--peer URL]... [--peers-dns NAME:PORT] [--log-format text|json]\n"
+"       peerop-server --check --peers-file FILE [--expect-peers N] [--check-timeout SECONDS]\n"
 "\n"
 "Answers GET /ping with \"pong\\n\" and the header X-Peerop-Id: NAME, and pings every\n"
 "peer each interval, logging each reply with the identity of the peer that answered.\n"
@@ -53,6 +55,11 @@ static const char usage[] =
 "  --ping-timeout SECONDS    how long one ping may take (env PEEROP_PING_TIMEOUT;\n"
 "                            default 2, never more than the interval)\n"
 "  --threads N               HTTP worker threads (env PEEROP_THREADS; default: CPUs)\n"
+"  --check                   serve nothing: ping every peer of the set each second until\n"
+"                            each one (at least --expect-peers of them) has answered\n"
+"                            200 \"pong\\n\" as the identity the set gives it, then exit 0;\n"
+"                            exit 1 with each failure after --check-timeout (default 60)\n"
+"                            seconds. For `helm test` and scripts.\n"
 "  --help                    this text\n"
 "  --version                 the version\n"
 "\n"
@@ -63,6 +70,8 @@ static const char usage[] =
 typedef struct config {
 	const char *listen, *id, *peers_file, *interval, *dns, *log_format, *log_level, *timeout, *threads;
 	const char *peers[MAX_STATIC];
+	int check;
+	const char *expect_peers, *check_timeout;
 	size_t npeers;
 	char *env_peers;
 } config;
@@ -137,6 +146,9 @@ static int parse_args(config *c, int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "ping-timeout", required_argument, NULL, 't' },
 		{ "threads", required_argument, NULL, 'T' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "expect-peers", required_argument, NULL, 'E' },
+		{ "check-timeout", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -155,6 +167,9 @@ static int parse_args(config *c, int argc, char **argv)
 		case 'L': c->log_level = optarg; break;
 		case 't': c->timeout = optarg; break;
 		case 'T': c->threads = optarg; break;
+		case 'C': c->check = 1; break;
+		case 'E': c->expect_peers = optarg; break;
+		case 'W': c->check_timeout = optarg; break;
 		case 'P':
 			if (c->npeers == MAX_STATIC) {
 				fprintf(stderr, "peerop-server: at most %d --peer flags\n", MAX_STATIC);
@@ -206,6 +221,113 @@ static int fail(const char *what)
 	return 1;
 }
 
+/* Every peer's last ping answered pong from the identity the set names?
+ * Fills why with the first that did not. */
+static int all_pong(const json_t *status, size_t *count, char *why, size_t whysize)
+{
+	const json_t *peer;
+	size_t i;
+
+	*count = json_array_size(json_object_get(status, "peers"));
+	json_array_foreach(json_object_get(status, "peers"), i, peer) {
+		const char *url = json_string_value(json_object_get(peer, "url"));
+		const char *id = json_string_value(json_object_get(peer, "id"));
+		const char *seen = json_string_value(json_object_get(peer, "last_seen_id"));
+		const char *res = json_string_value(json_object_get(peer, "last_result"));
+		const char *err = json_string_value(json_object_get(peer, "last_error"));
+		if (!res || strcmp(res, "ok")) {
+			snprintf(why, whysize, "%s (%s): %s", url ? url : "?", id ? id : "?",
+				err ? err : res ? res : "no result");
+			return 0;
+		}
+		if (id && *id && (!seen || strcmp(seen, id))) {
+			snprintf(why, whysize, "%s answered as \"%s\", not \"%s\"", url ? url : "?",
+				seen ? seen : "(no X-Peerop-Id)", id);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* --check: ping the set once a second until every peer (at least
+ * `expect` of them) answered pong, or the deadline passes. */
+static int check(const config *c, app *a, const char *id)
+{
+	peerop_peerset_options so = PEEROP_PEERSET_OPTIONS_INIT;
+	peerop_pinger_options po = PEEROP_PINGER_OPTIONS_INIT;
+	unsigned int timeout_ms, deadline_ms;
+	unsigned long expect = 0;
+	char why[512] = "no result yet", *end;
+	double deadline;
+	size_t i, n = 0;
+
+	if (parse_seconds(&timeout_ms, c->timeout, "--ping-timeout") ||
+	    parse_seconds(&deadline_ms, c->check_timeout ? c->check_timeout : "60", "--check-timeout"))
+		return 2;
+	if (c->expect_peers) {
+		errno = 0;
+		expect = strtoul(c->expect_peers, &end, 10);
+		if (errno || !*c->expect_peers || *end || expect > 100000) {
+			fprintf(stderr, "peerop-server: --expect-peers \"%s\": expected 0-100000\n", c->expect_peers);
+			return 2;
+		}
+	}
+	if (!c->peers_file && !c->npeers && !c->dns) {
+		fprintf(stderr, "peerop-server: --check needs peers (--peers-file, --peer or --peers-dns)\n");
+		return 2;
+	}
+	so.file = c->peers_file;
+	if (peerop_peerset_new(&a->set, &so) != 0)
+		return fail("peer set");
+	for (i = 0; i < c->npeers; i++)
+		if (peerop_peerset_add_static(a->set, c->peers[i]) != 0)
+			return fail("--peer");
+	if (c->dns && peerop_peerset_set_dns(a->set, c->dns) != 0)
+		return fail("--peers-dns");
+	po.peers = a->set;
+	po.self_id = id;
+	po.interval_ms = 1000;
+	po.timeout_ms = timeout_ms < 1000 ? timeout_ms : 1000;
+	po.backoff_ms = 1000;
+	if (peerop_pinger_new(&a->pinger, &po) != 0)
+		return fail("pinger");
+	if (peerop_peerset_watch(a->set) != 0 || peerop_pinger_start(a->pinger) != 0)
+		return fail("start");
+	deadline = now_s() + deadline_ms / 1000.0;
+	for (;;) {
+		json_t *st = NULL;
+		int ok = 0;
+		if (peerop_pinger_status(&st, a->pinger) == 0) {
+			ok = all_pong(st, &n, why, sizeof(why));
+			if (ok && (n == 0 || n < expect))
+				snprintf(why, sizeof(why), "%zu peers in the set, %lu expected", n, expect ? expect : 1);
+			ok = ok && n > 0 && n >= expect;
+			if (ok) {
+				const json_t *peer;
+				printf("OK: %zu peers answered pong:", n);
+				json_array_foreach(json_object_get(st, "peers"), i, peer)
+					printf(" %s", json_string_value(json_object_get(peer, "id")));
+				printf("\n");
+			}
+		}
+		json_decref(st);
+		if (ok)
+			return 0;
+		if (now_s() >= deadline)
+			break;
+		usleep(200 * 1000);
+	}
+	fprintf(stderr, "peerop-server: --check: FAILED after %g s: %s\n", deadline_ms / 1000.0, why);
+	return 1;
+}
+
 static int run(const config *c, app *a, char *hostname)
 {
 	peerop_httpd_options ho = PEEROP_HTTPD_OPTIONS_INIT;
@@ -219,6 +341,8 @@ static int run(const config *c, app *a, char *hostname)
 	size_t i;
 	int sig = 0, rc;
 
+	if (c->check)
+		return check(c, a, id);
 	if (parse_seconds(&interval_ms, c->interval, "--ping-interval") ||
 	    parse_seconds(&timeout_ms, c->timeout, "--ping-timeout"))
 		return 2;

@@ -252,6 +252,12 @@ static const rtype_def builtin[] = {
 	  "no", "", "spec.unschedulable", NULL, NULL, NULL, NULL, NULL, NULL, plain_field, true },
 	{ "coordination.k8s.io", "v1", "leases", "lease", "Lease", true, 0,
 	  "", "", "", NULL, NULL, NULL, NULL, NULL, NULL, NULL, true },
+	/* Stored and served (charts create them), not acted on: no evictions,
+	 * and pods share the host's network, so nothing enforces a policy. */
+	{ "policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", true,
+	  DC_RT_STATUS | DC_RT_GENERATION, "pdb", "", "", NULL, NULL, NULL, NULL, NULL, NULL, NULL, true },
+	{ "networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy", true,
+	  DC_RT_GENERATION, "netpol", "", "", NULL, NULL, NULL, NULL, NULL, NULL, NULL, true },
 	/* RBAC objects are stored and served (charts create them) but not
 	 * enforced: every request with the token may do everything. */
 	{ "rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, 0,

@@ -54,3 +54,24 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
   resources: ["pods"]
   verbs: ["list", "watch"]
 {{- end -}}
+
+{{/* The operator's metrics Service: <fullname>-metrics. */}}
+{{- define "peerop.metricsServiceName" -}}
+{{- printf "%s-metrics" (include "peerop.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels the operator puts on every server pod (examples/operator/operator.h). */}}
+{{- define "peerop.serverLabels" -}}
+app.kubernetes.io/name: peerop-server
+app.kubernetes.io/managed-by: peerop-operator
+{{- end -}}
+
+{{/* The test pod's label, which the servers' NetworkPolicy admits. */}}
+{{- define "peerop.pingCheckLabels" -}}
+peerop.io/ping-check: "true"
+{{- end -}}
+
+{{/* The server image the operator defaults to: serverImage, else the release's. */}}
+{{- define "peerop.serverImage" -}}
+{{- .Values.serverImage | default (printf "peerop-server:%s" .Chart.AppVersion) -}}
+{{- end -}}
