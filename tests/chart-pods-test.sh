@@ -40,6 +40,7 @@ pods_of() { "$K" -n ops get pods -l "app.kubernetes.io/instance=$1" \
 count_is() { [ "$("$K" -n ops get pods -l "app.kubernetes.io/instance=$1" --no-headers 2>/dev/null | grep -c . || true)" -eq "$2" ]; }
 ready_is() { [ "$("$K" -n ops get hs "$1" -o jsonpath='{.status.readyReplicas}' 2>/dev/null)" = "$2" ]; }
 pinging() { "$K" -n ops logs "$1" 2>/dev/null | grep -q "Response: pong from $2"; }
+seen_pods() { "$K" -n ops get pods -o name >>"$tmp/pods" 2>/dev/null || true; }
 oplog() { "$K" -n ops logs deploy/peerop 2>&1 | tail -n 40; }
 
 suite() {
@@ -56,6 +57,7 @@ spec: {replicas: 3, pingIntervalSeconds: 1}
 YAML
 	run "$K" -n ops apply -f "$tmp/keep.yaml"
 	poll 120 ready_is keep 3 || fail "keep is not ready under 0.1.0: $(oplog)"
+	seen_pods
 	pods_of keep >"$tmp/keep.before"
 	set -- $(cut -d' ' -f1 "$tmp/keep.before")
 	[ $# -eq 3 ] || fail "expected 3 pods of keep: $(cat "$tmp/keep.before")"
@@ -80,6 +82,7 @@ YAML
 	poll 60 pinging "$1" "$2" || fail "$1 does not ping $2 after the upgrade"
 	poll 60 pinging "$2" "$3" || fail "$2 does not ping $3 after the upgrade"
 
+	seen_pods
 	# ---- 3. helm test: each member of the sample answers "pong\n"
 	run "$HELM" test peerop --namespace ops --logs --timeout 180s
 	expect out 'Phase: +Succeeded'
@@ -91,6 +94,7 @@ YAML
 	run_fails "$HELM" test peerop --namespace ops --logs --timeout 120s
 	expect out '2 peers in the set, 3 expected'
 
+	seen_pods
 	# ---- 4. uninstall: what the release made goes; the CRD stays
 	run "$HELM" uninstall peerop --namespace ops --wait --timeout 120s
 	poll 120 count_is web 0 || fail "the sample's servers are still running"
@@ -105,10 +109,14 @@ KLABEL="chart pods, $K"
 start_server
 suite
 stop_server
-# every server and operator process is gone with its pod
-# (this build's: other test runs on the machine have their own)
-if ps -eo args | grep -v grep | grep -q -- "^$builddir/examples/.*peerop-\(server\|operator\) "; then
-	ps -eo pid,args | grep -- "$builddir/examples/" >&2
-	fail "peerop-server or peerop-operator processes left"
+# every server and operator process of this test's pods is gone with its
+# pod (other tests, of this build or another, run theirs meanwhile)
+ps -eo pid,args | grep -v grep | grep -- "$builddir/examples/" >"$tmp/procs" || true
+for p in $(sort -u "$tmp/pods"); do
+	if grep -q -- "--id ${p#pod/} " "$tmp/procs"; then cat "$tmp/procs" >&2; fail "the process of $p is left"; fi
+done
+if grep -q -- "--namespace=ops .*--lease-namespace=ops" "$tmp/procs"; then
+	cat "$tmp/procs" >&2
+	fail "the operator's process is left"
 fi
 echo "chart-pods-test: ok"
