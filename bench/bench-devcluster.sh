@@ -29,7 +29,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP PIPE
 
-"$bin" --listen 127.0.0.1:0 --kubeconfig-out "$tmp/kc" --log-level warn --history-size 200000 >"$tmp/dc.log" 2>&1 &
+"$bin" --listen 127.0.0.1:0 --kubeconfig-out "$tmp/kc" --plain-http --log-level warn --history-size 200000 >"$tmp/dc.log" 2>&1 &
 dc_pid=$!
 i=0
 while [ ! -s "$tmp/kc" ]; do i=$((i + 1)); [ $i -lt 300 ] || { echo "devcluster did not start"; exit 1; }; sleep 0.1; done
@@ -121,7 +121,7 @@ list=$(rps "$url/api/v1/namespaces/kube-public/configmaps")
 create=$(rps "$cm" "$tmp/create.lua")
 patch=$(rps "$cm/target" "$tmp/patch.lua")
 # the same creates with --data-dir: every reply waits for fdatasync
-"$bin" --listen 127.0.0.1:0 --kubeconfig-out "$tmp/kc2" --log-level warn --data-dir "$tmp/data" >"$tmp/dc2.log" 2>&1 &
+"$bin" --listen 127.0.0.1:0 --kubeconfig-out "$tmp/kc2" --plain-http --log-level warn --data-dir "$tmp/data" >"$tmp/dc2.log" 2>&1 &
 dc2_pid=$!
 i=0
 while [ ! -s "$tmp/kc2" ]; do i=$((i + 1)); [ $i -lt 300 ] || { echo "devcluster --data-dir did not start"; exit 1; }; sleep 0.1; done

@@ -22,7 +22,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP PIPE
 
-"$bin" --listen 127.0.0.1:0 --kubeconfig-out "$tmp/kc" --log-level warn >"$tmp/dc.log" 2>&1 &
+"$bin" --listen 127.0.0.1:0 --kubeconfig-out "$tmp/kc" --plain-http --log-level warn >"$tmp/dc.log" 2>&1 &
 dc_pid=$!
 i=0
 while [ ! -s "$tmp/kc" ]; do i=$((i + 1)); [ $i -lt 300 ] || { echo "devcluster did not start"; exit 1; }; sleep 0.1; done

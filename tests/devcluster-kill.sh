@@ -1,8 +1,10 @@
 #!/bin/sh
 # devcluster-kill.sh: the real peerop-devcluster binary. Writes acknowledged
 # before a kill -9 survive a restart with the same --data-dir; SIGTERM exits
-# 0; --help documents every flag; bad flags fail; --tls serves HTTPS that
-# curl verifies with the CA from the kubeconfig.
+# 0; --help documents every flag; bad flags fail; HTTPS by default, which
+# curl verifies with the CA from the kubeconfig; plain HTTP only when asked
+# and on loopback only; a non-loopback --listen only when asked; the token
+# from a file, never from the command line.
 set -eu
 bin="${top_builddir:-..}/devcluster/peerop-devcluster"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dc-kill-XXXXXX")
@@ -46,16 +48,34 @@ api() { # api METHOD PATH [BODY] -> prints the HTTP code, body in $tmp/out
 
 # ---- --help and bad flags
 "$bin" --help >"$tmp/help"
-for f in --listen --kubeconfig-out --data-dir --tls --token --bookmark-interval --history-size \
-	--max-body --log-level --log-format --help; do
+for f in --listen --kubeconfig-out --data-dir --tls --plain-http --allow-non-loopback --token-file \
+	--bookmark-interval --history-size --max-body --log-level --log-format --help; do
 	grep -q -- "$f" "$tmp/help" || fail "--help does not document $f"
 done
 if "$bin" --listen 127.0.0.1:0 >/dev/null 2>&1; then fail "missing --kubeconfig-out accepted"; fi
 if "$bin" --bogus >/dev/null 2>&1; then fail "unknown flag accepted"; fi
 if "$bin" --listen nowhere:x --kubeconfig-out "$tmp/kc" >/dev/null 2>&1; then fail "bad --listen accepted"; fi
+refused() { # refused WORD ARGS...: the server must exit 2 or 1 at once, saying WORD
+	word=$1
+	shift
+	st=0
+	"$bin" --kubeconfig-out "$tmp/kc" "$@" >"$tmp/refused" 2>&1 || st=$?
+	[ "$st" != 0 ] || fail "accepted: $*"
+	grep -q -- "$word" "$tmp/refused" || { cat "$tmp/refused" >&2; fail "$* refused without saying $word"; }
+	[ ! -e "$tmp/kc" ] || fail "$* wrote a kubeconfig"
+}
+refused --allow-non-loopback --listen 0.0.0.0:0
+refused --allow-non-loopback --listen '[::]:0'
+refused loopback --listen 0.0.0.0:0 --plain-http --allow-non-loopback
+refused --token-file --listen 127.0.0.1:0 --token s3cret
+refused exclude --listen 127.0.0.1:0 --tls --plain-http
+refused --token-file --listen 127.0.0.1:0 --token-file "$tmp/nonexistent"
+printf 'two words\n' >"$tmp/badtoken"
+refused printable --listen 127.0.0.1:0 --token-file "$tmp/badtoken"
 
-# ---- kill -9 loses no acknowledged write
-start --data-dir "$tmp/data"
+# ---- kill -9 loses no acknowledged write (plain HTTP: curl needs no CA)
+start --data-dir "$tmp/data" --plain-http
+case $url in http://127.0.0.1:*) ;; *) fail "--plain-http serves $url" ;; esac
 [ "$(api GET /version)" = 200 ] || fail "/version"
 : >"$tmp/acked"
 (
@@ -82,7 +102,7 @@ wait "$writer" 2>/dev/null || true
 acked=$(wc -l <"$tmp/acked")
 echo "acknowledged before kill -9: $acked"
 
-start --data-dir "$tmp/data"
+start --data-dir "$tmp/data" --plain-http
 [ "$(api GET '/api/v1/namespaces/default/configmaps?limit=1000')" = 200 ] || fail "list after restart"
 python3 - "$tmp/out" "$tmp/acked" <<'PY' || fail "acknowledged writes lost"
 import json, sys
@@ -104,8 +124,11 @@ pid=
 [ "$status" = 0 ] || fail "SIGTERM exit status $status"
 
 # ---- restart over the admin API keeps the port and the data
-start --data-dir "$tmp/data" --token s3cret
-[ "$token" = s3cret ] || fail "--token not used"
+printf 's3cret\n' >"$tmp/token"
+chmod 600 "$tmp/token"
+start --data-dir "$tmp/data" --token-file "$tmp/token" --plain-http
+[ "$token" = s3cret ] || fail "--token-file not used"
+ps -o args= -p "$pid" | grep -q s3cret && fail "the token is on the command line"
 [ "$(api POST /_devcluster/restart)" = 202 ] || fail "restart fault"
 i=0
 until [ "$(api GET /_devcluster/status)" = 200 ] && grep -q '"restarts":1' "$tmp/out"; do
@@ -118,8 +141,8 @@ wait "$pid" || status=$?
 pid=
 [ "$status" = 0 ] || fail "SIGINT exit status $status"
 
-# ---- TLS, verified with the kubeconfig's CA
-start --tls
+# ---- TLS (the default), verified with the kubeconfig's CA
+start
 case $url in https://127.0.0.1:*) ;; *) fail "not https: $url" ;; esac
 python3 -c 'import json,sys,base64
 k=json.load(open(sys.argv[1]))

@@ -27,6 +27,11 @@ fail() {
 	echo "FAIL ($KLABEL): $*" >&2
 	[ -s "$tmp/out" ] && { echo "--- stdout:" >&2; cat "$tmp/out" >&2; }
 	[ -s "$tmp/err" ] && { echo "--- stderr:" >&2; cat "$tmp/err" >&2; }
+	# a server that died says why
+	if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null && [ -s "$tmp/server.log" ]; then
+		echo "--- the server exited; its log ends:" >&2
+		tail -n 100 "$tmp/server.log" >&2
+	fi
 	exit 1
 }
 KLABEL=setup

@@ -42,7 +42,7 @@ poll() { # poll SECONDS CMD...
 
 start() { # start EXTRA_ARGS...
 	rm -f "$tmp/kc"
-	"$bin" --listen 127.0.0.1:0 --kubeconfig-out "$tmp/kc" --run-pods --image shell=/bin/sh "$@" >"$tmp/log" 2>&1 &
+	"$bin" --listen 127.0.0.1:0 --kubeconfig-out "$tmp/kc" --plain-http --run-pods --image shell=/bin/sh "$@" >"$tmp/log" 2>&1 &
 	pid=$!
 	poll 60 test -s "$tmp/kc" || fail "no kubeconfig"
 	set -- $(python3 -c 'import json,sys

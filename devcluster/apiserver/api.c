@@ -7,12 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool is_watch(const dc_req *rq)
-{
-	const char *w = dc_req_query(rq, "watch");
-	return w && (!strcmp(w, "true") || !strcmp(w, "1"));
-}
-
 static void not_found_path(dc_resp *rs)
 {
 	dc_resp_error(rs, 404, "NotFound", "the server could not find the requested resource");
@@ -28,7 +22,7 @@ static void dispatch_collection(dc_req *rq, dc_resp *rs, const dc_target *t, boo
 {
 	const char *m = rq->method;
 	if (!strcmp(m, "GET")) {
-		if (watch || is_watch(rq))
+		if (watch || dc_req_query_bool(rq, "watch"))
 			dc_api_watch(rq, rs, t);
 		else
 			dc_api_list(rq, rs, t);

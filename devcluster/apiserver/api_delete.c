@@ -499,7 +499,7 @@ static bool parse_delopts_body(dc_req *rq, dc_resp *rs, delopts *o)
 	}
 	if (o->grace < 0)
 		o->grace = -1;
-	if ((q = dc_req_query(rq, "orphanDependents")) && !strcmp(q, "true"))
+	if (dc_req_query_bool(rq, "orphanDependents"))
 		o->policy = "Orphan";
 	if (!o->policy)
 		o->policy = "Background";

@@ -27,8 +27,7 @@ typedef struct follower {
 
 static bool flag(const dc_req *rq, const char *key)
 {
-	const char *v = dc_req_query(rq, key);
-	return v && (!strcmp(v, "true") || !strcmp(v, "1"));
+	return dc_req_query_bool(rq, key);
 }
 
 /* An integer query value; def when absent; false when malformed. */

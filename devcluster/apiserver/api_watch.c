@@ -299,8 +299,7 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
 
 static bool flag(const dc_req *rq, const char *key)
 {
-	const char *v = dc_req_query(rq, key);
-	return v && (!strcmp(v, "true") || !strcmp(v, "1"));
+	return dc_req_query_bool(rq, key);
 }
 
 void dc_api_watch(dc_req *rq, dc_resp *rs, const dc_target *t0)

@@ -157,6 +157,15 @@ typedef struct dc_rtype {
 	dc_coll *coll;
 } dc_rtype;
 
+typedef json_t *(*dc_admit_fn)(const struct dc_rtype *rt, json_t *obj, const json_t *old, unsigned flags);
+
+/* defaults.c: the admit hook of built-in types whose writes the real server
+ * defaults or converts on decode (pods, workloads' pod templates, secrets),
+ * or NULL. */
+dc_admit_fn dc_builtin_admit_for(const char *group, const char *plural);
+/* The defaults of a PodSpec (in place; anything not an object is left). */
+void dc_podspec_defaults(json_t *spec);
+
 /* dc_rtype.admit flags */
 #define DC_ADMIT_STATUS 1u   /* a status subresource write: only .status changes */
 #define DC_ADMIT_STRICT 2u   /* fieldValidation=Strict: unknown fields are refused */
@@ -391,6 +400,9 @@ typedef struct dc_resp {
 } dc_resp;
 
 const char *dc_req_query(const dc_req *rq, const char *key);
+/* A boolean query parameter as the real server reads ListOptions and the
+ * other option structs: absent, "false" or "0" (any case) is false. */
+bool dc_req_query_bool(const dc_req *rq, const char *key);
 const char *dc_req_header(const dc_req *rq, const char *name);
 void dc_resp_json(dc_resp *rs, int code, json_t *body);       /* steals body */
 void dc_resp_raw(dc_resp *rs, int code, char *body, size_t len); /* steals body */
@@ -671,13 +683,13 @@ int dc_podlog_wait(dc_podlogs *l, const char *uid, const char *ctr, const dc_log
 
 /* ------------------------------------------------------------ tls.c */
 /* PEM strings (malloc'd): a fresh CA, and a serving cert for 127.0.0.1,
- * ::1 and localhost signed by it. */
+ * ::1, localhost and extra_ip (an address, or NULL) signed by it. */
 typedef struct dc_tls {
 	char *ca_pem;
 	char *cert_pem;
 	char *key_pem;
 } dc_tls;
-int dc_tls_generate(dc_tls *out);
+int dc_tls_generate(dc_tls *out, const char *extra_ip);
 void dc_tls_dispose(dc_tls *t);
 
 /* ------------------------------------------------------------ server.c */
@@ -685,7 +697,9 @@ typedef struct dc_server_options {
 	const char *listen;           /* "127.0.0.1:PORT" (PORT 0: any) */
 	const char *kubeconfig_out;   /* written once listening; may be NULL */
 	const char *data_dir;         /* NULL: memory only */
-	bool tls;
+	bool tls;                     /* HTTPS (the program's default); without,
+	                               * plain HTTP, on loopback only */
+	bool allow_non_loopback;      /* listen on a non-loopback address (with tls) */
 	const char *token;            /* NULL: random */
 	unsigned bookmark_interval_s; /* 0: 60 */
 	size_t history_size;          /* 0: 10000 */

@@ -166,7 +166,7 @@ static int apply_fields(dc_req *rq, dc_resp *rs, const dc_rtype *rt, const json_
 	const char *manager, const char *sub, json_t **out)
 {
 	const json_t *schema = dc_type_schema(rt);
-	bool force = dc_req_query(rq, "force") && !strcmp(dc_req_query(rq, "force"), "true");
+	bool force = dc_req_query_bool(rq, "force");
 	bool cr = (rt->flags & DC_RT_CUSTOM) != 0;
 	json_t *tcfg = dc_fs_tracked(rt, cfg, sub), *newset = dc_fs_from_object(tcfg, schema);
 	json_t *entries = json_deep_copy(dc_json_path(live, "metadata.managedFields")), *mine, *e;

@@ -406,6 +406,7 @@ int dc_rtypes_init_builtin(dc_store *s)
 		rt->to_version = d->to_version;
 		rt->from_version = d->from_version;
 		rt->field_value = d->field_value;
+		rt->admit = dc_builtin_admit_for(d->group, d->plural);
 		rt->storage = d->storage;
 		/* events.k8s.io/v1 events are stored with core/v1 events */
 		if (strcmp(d->group, "events.k8s.io") == 0) {

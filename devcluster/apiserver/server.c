@@ -37,6 +37,24 @@ const char *dc_req_query(const dc_req *rq, const char *key)
 	return NULL;
 }
 
+/* The real server converts a query value to a bool with apimachinery's
+ * Convert_Slice_string_To_bool: absent is false, "false" and "0" in any
+ * case are false, anything else, even an empty value ("?watch"), is true.
+ * That accepts every true of Go's strconv.ParseBool ("1", "t", "True",
+ * "TRUE": the Python client sends watch=True). */
+bool dc_req_query_bool(const dc_req *rq, const char *key)
+{
+	const char *v = NULL;
+	if (rq->conn) {
+		if (MHD_lookup_connection_value_n(rq->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key),
+			&v, NULL) != MHD_YES)
+			return false;
+	} else if (!(v = dc_req_query(rq, key))) {
+		return false;
+	}
+	return !v || (strcasecmp(v, "false") != 0 && strcmp(v, "0") != 0);
+}
+
 const char *dc_req_header(const dc_req *rq, const char *name)
 {
 	if (rq->conn)
@@ -345,6 +363,19 @@ static int parse_listen(dc_server *srv, const char *listen, struct sockaddr_stor
 	} else {
 		return peerop__error_set(PEEROP_EINVAL, "--listen: \"%s\" is not an IP address", host);
 	}
+	{
+		/* a development server holds an admin token: other machines
+		 * reach it only when asked, and never without TLS */
+		bool loopback = ss->ss_family == AF_INET ?
+			(ntohl(((struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127 :
+			IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)ss)->sin6_addr);
+		if (!loopback && !srv->opts.tls)
+			return peerop__error_set(PEEROP_EINVAL, "--listen %s: plain HTTP is served on loopback only "
+				"(127.0.0.0/8, ::1): drop --plain-http", host);
+		if (!loopback && !srv->opts.allow_non_loopback)
+			return peerop__error_set(PEEROP_EINVAL, "--listen %s: not a loopback address; other machines "
+				"could reach this server: pass --allow-non-loopback to mean it", host);
+	}
 	free(srv->listen_host);
 	srv->listen_host = strdup(host);
 	srv->port = (unsigned)port;
@@ -422,6 +453,32 @@ static void stop_daemon(dc_server *srv)
 	if (srv->daemon)
 		MHD_stop_daemon(srv->daemon);
 	srv->daemon = NULL;
+}
+
+/* The listen address when it is a particular non-loopback one, for the
+ * serving certificate; NULL otherwise. */
+static const char *san_ip(const char *listen, char *buf, size_t size)
+{
+	const char *colon = strrchr(listen ? listen : "", ':');
+	size_t n;
+	unsigned char a[16];
+	if (!colon)
+		return NULL;
+	n = (size_t)(colon - listen);
+	if (listen[0] == '[' && n >= 2 && listen[n - 1] == ']') {
+		listen++;
+		n -= 2;
+	}
+	if (n >= size)
+		return NULL;
+	memcpy(buf, listen, n);
+	buf[n] = '\0';
+	if (inet_pton(AF_INET, buf, a) == 1)
+		return a[0] != 127 && (a[0] | a[1] | a[2] | a[3]) ? buf : NULL;
+	if (inet_pton(AF_INET6, buf, a) == 1)
+		return !IN6_IS_ADDR_LOOPBACK((struct in6_addr *)a) && !IN6_IS_ADDR_UNSPECIFIED((struct in6_addr *)a) ?
+			buf : NULL;
+	return NULL;
 }
 
 static char *random_token(void)
@@ -514,6 +571,7 @@ int dc_server_start(dc_server **out, const dc_server_options *opts)
 {
 	dc_server *srv = calloc(1, sizeof(*srv));
 	dc_store_options so;
+	char san[64];
 	int rc;
 
 	*out = NULL;
@@ -532,7 +590,7 @@ int dc_server_start(dc_server **out, const dc_server_options *opts)
 		dc_server_free(srv);
 		return PEEROP_ENOMEM;
 	}
-	if (opts->tls && (rc = dc_tls_generate(&srv->tls)) != 0) {
+	if (opts->tls && (rc = dc_tls_generate(&srv->tls, san_ip(opts->listen, san, sizeof(san)))) != 0) {
 		dc_server_free(srv);
 		return rc;
 	}

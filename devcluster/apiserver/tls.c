@@ -3,6 +3,7 @@
  * kubeconfig as certificate-authority-data, so clients verify the server. */
 #include "apiserver.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
@@ -55,7 +56,8 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 	return 0;
 }
 
-static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, bool ca)
+static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, bool ca,
+	const char *san)
 {
 	X509 *x = X509_new();
 	X509_NAME *name;
@@ -85,7 +87,7 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
 		if (add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE") ||
 		    add_ext(x, issuer, NID_key_usage, "critical,digitalSignature,keyEncipherment") ||
 		    add_ext(x, issuer, NID_ext_key_usage, "serverAuth") ||
-		    add_ext(x, issuer, NID_subject_alt_name, "IP:127.0.0.1,IP:::1,DNS:localhost") ||
+		    add_ext(x, issuer, NID_subject_alt_name, san) ||
 		    add_ext(x, issuer, NID_authority_key_identifier, "keyid:always"))
 			goto fail;
 	}
@@ -99,16 +101,19 @@ fail:
 	return NULL;
 }
 
-int dc_tls_generate(dc_tls *out)
+int dc_tls_generate(dc_tls *out, const char *extra_ip)
 {
+	char san[128];
 	EVP_PKEY *ca_key = EVP_EC_gen("P-256"), *key = EVP_EC_gen("P-256");
 	X509 *ca = NULL, *cert = NULL;
 	int rc = PEEROP_ETLS;
 	memset(out, 0, sizeof(*out));
 	if (!ca_key || !key)
 		goto done;
-	ca = make_cert(ca_key, "peerop-devcluster-ca", NULL, ca_key, true);
-	cert = ca ? make_cert(key, "peerop-devcluster", ca, ca_key, false) : NULL;
+	snprintf(san, sizeof(san), "IP:127.0.0.1,IP:::1,DNS:localhost%s%.64s", extra_ip ? ",IP:" : "",
+		extra_ip ? extra_ip : "");
+	ca = make_cert(ca_key, "peerop-devcluster-ca", NULL, ca_key, true, NULL);
+	cert = ca ? make_cert(key, "peerop-devcluster", ca, ca_key, false, san) : NULL;
 	if (!cert)
 		goto done;
 	out->ca_pem = pem_of(write_cert, ca);

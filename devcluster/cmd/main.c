@@ -2,6 +2,7 @@
 #include "config.h"
 #include "cluster.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,8 +25,14 @@ static void usage(FILE *f)
 "  --data-dir DIR             keep state in DIR: every acknowledged write is\n"
 "                             logged and fsync'd, and replayed at start\n"
 "  --tls                      serve HTTPS with a CA and certificate generated\n"
-"                             at start (the CA goes into the kubeconfig)\n"
-"  --token TOKEN              the bearer token to accept (default: random)\n"
+"                             at start (the CA goes into the kubeconfig): the\n"
+"                             default\n"
+"  --plain-http               serve plain HTTP instead (loopback only; kubectl\n"
+"                             then sends no token: for curl and tests)\n"
+"  --allow-non-loopback       allow a --listen address other machines reach\n"
+"                             (HTTPS only)\n"
+"  --token-file FILE          the admin bearer token to accept, read from FILE\n"
+"                             (default: random, written to the kubeconfig)\n"
 "  --bookmark-interval SECS   watch bookmarks every SECS seconds (default 60)\n"
 "  --history-size N           watch events kept for resuming watches; older\n"
 "                             resourceVersions get 410 Expired (default 10000)\n"
@@ -59,6 +66,34 @@ static bool parse_uint(const char *s, unsigned long long max, unsigned long long
 	return true;
 }
 
+/* The token of --token-file: its first line, which must be printable
+ * ASCII (it goes into an HTTP header). NULL after saying why. */
+static char *read_token(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char buf[1024], *nl;
+	size_t n, i;
+	if (!f) {
+		fprintf(stderr, "peerop-devcluster: --token-file %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if ((nl = strpbrk(buf, "\r\n")))
+		*nl = '\0';
+	n = strlen(buf);
+	for (i = 0; i < n; i++)
+		if (buf[i] <= ' ' || buf[i] > '~')
+			break;
+	if (n == 0 || i < n || n > 512) {
+		fprintf(stderr, "peerop-devcluster: --token-file %s: expected one line of 1 to 512 printable "
+			"characters, without spaces\n", path);
+		return NULL;
+	}
+	return strdup(buf);
+}
+
 static void on_fatal(void *payload)
 {
 	(void)payload;
@@ -72,7 +107,10 @@ int main(int argc, char **argv)
 		{ "kubeconfig-out", required_argument, NULL, 'k' },
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "tls", no_argument, NULL, 't' },
-		{ "token", required_argument, NULL, 'T' },
+		{ "plain-http", no_argument, NULL, 'P' },
+		{ "allow-non-loopback", no_argument, NULL, 'A' },
+		{ "token-file", required_argument, NULL, 'T' },
+		{ "token", required_argument, NULL, 'X' },
 		{ "bookmark-interval", required_argument, NULL, 'b' },
 		{ "history-size", required_argument, NULL, 'H' },
 		{ "max-body", required_argument, NULL, 'm' },
@@ -94,6 +132,8 @@ int main(int argc, char **argv)
 	int c, sig = 0, rc;
 	static const char *images[MAX_IMAGES + 1];
 	size_t nimages = 0;
+	int tls = 0, plain = 0;
+	char *token = NULL;
 
 	memset(&co, 0, sizeof(co));
 	co.node.images = images;
@@ -102,8 +142,20 @@ int main(int argc, char **argv)
 		case 'l': co.server.listen = optarg; break;
 		case 'k': co.server.kubeconfig_out = optarg; break;
 		case 'd': co.server.data_dir = optarg; break;
-		case 't': co.server.tls = true; break;
-		case 'T': co.server.token = optarg; break;
+		case 't': tls = 1; break;
+		case 'P': plain = 1; break;
+		case 'A': co.server.allow_non_loopback = true; break;
+		case 'T':
+			free(token);
+			if (!(token = read_token(optarg)))
+				return 2;
+			co.server.token = token;
+			break;
+		case 'X':
+			/* every user of the machine reads a command line (ps) */
+			fprintf(stderr, "peerop-devcluster: --token is gone: a command line is public; "
+				"put the token in a file (mode 0600) and pass --token-file FILE\n");
+			return 2;
 		case 'b':
 			if (!parse_uint(optarg, 86400, &v) || v == 0) {
 				fprintf(stderr, "peerop-devcluster: --bookmark-interval: expected 1..86400 seconds\n");
@@ -183,6 +235,11 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (tls && plain) {
+		fprintf(stderr, "peerop-devcluster: --tls and --plain-http exclude each other\n");
+		return 2;
+	}
+	co.server.tls = !plain;
 	peerop_log_set_callback(peerop_log_stream_cb, level, &ls);
 	signal(SIGPIPE, SIG_IGN);
 	/* block the stop signals in every thread; main waits for them */
@@ -212,5 +269,6 @@ int main(int argc, char **argv)
 		sig == SIGUSR1 ? "restart failed" : sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	dc_cluster_free(cl);
 	peerop_global_cleanup();
+	free(token);
 	return sig == SIGUSR1 ? 1 : 0;
 }
