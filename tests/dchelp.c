@@ -97,7 +97,7 @@ static size_t on_header(char *p, size_t s, size_t n, void *ud)
 static CURL *easy(dct *t, const char *path, struct curl_slist **h, const char *token)
 {
 	CURL *c = curl_easy_init();
-	char url[4096], auth[256];
+	char url[4096], auth[17000];
 	snprintf(url, sizeof(url), "%s%s", t->url, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -117,6 +117,8 @@ static CURL *easy(dct *t, const char *path, struct curl_slist **h, const char *t
 	}
 	if (t->user_agent)
 		curl_easy_setopt(c, CURLOPT_USERAGENT, t->user_agent);
+	for (const char *const *x = t->headers; x && *x; x++)
+		*h = curl_slist_append(*h, *x);
 	return c;
 }
 

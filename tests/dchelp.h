@@ -19,6 +19,7 @@ typedef struct dct {
 	char *data_dir;     /* DIR/data when asked, else NULL */
 	const char *accept; /* an Accept header for the next requests, or NULL */
 	const char *user_agent; /* a User-Agent for the next requests, or NULL (none) */
+	const char *const *headers; /* extra headers ("Name: value", NULL-ended) for the next requests */
 } dct;
 
 /* Start a server on 127.0.0.1:0. opts may be NULL. data: use DIR/data. */

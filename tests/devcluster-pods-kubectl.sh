@@ -84,10 +84,20 @@ suite() {
 		expect out '^127\.0\.0\.1$'
 		tok=$(curl -sf "http://$ip:8080/file?path=$sa/token")
 		port=$(curl -sf "http://$ip:8080/env?name=KUBERNETES_SERVICE_PORT")
+		# the token is the pod's own ServiceAccount's, never the admin's:
+		# forbidden until a role allows it
+		code=$(curl -s -o "$tmp/out" -w '%{http_code}' --cacert "$tmp/podca.crt" -H "Authorization: Bearer $tok" \
+			"https://127.0.0.1:$port/api/v1/namespaces/default/pods/$pod") ||
+			fail "the pod's token and CA do not reach the API server"
+		[ "$code" = 403 ] || fail "the pod's token got $code, not 403, before any role"
+		expect out 'User \\"system:serviceaccount:default:default\\" cannot get resource \\"pods\\"'
+		"$K" create rolebinding pod-view --clusterrole=view --serviceaccount=default:default >/dev/null ||
+			fail "rolebinding"
 		curl -sf --cacert "$tmp/podca.crt" -H "Authorization: Bearer $tok" \
 			"https://127.0.0.1:$port/api/v1/namespaces/default/pods/$pod" >"$tmp/out" ||
-			fail "the pod's token and CA do not reach the API server"
+			fail "the pod's token does not read its pod with the view role"
 		expect out "\"name\":\"$pod\""
+		"$K" delete rolebinding pod-view >/dev/null || fail "delete rolebinding"
 	fi
 	run "$K" logs deploy/web
 	expect out '^listening on 127\.'

@@ -41,6 +41,10 @@ static void dispatch_collection(dc_req *rq, dc_resp *rs, const dc_target *t, boo
 static void dispatch_object(dc_req *rq, dc_resp *rs, const dc_target *t, bool watch)
 {
 	const char *m = rq->method;
+	if (t->sub && !strcmp(t->sub, "token") && !t->rt->group[0] && !strcmp(t->plural, "serviceaccounts")) {
+		dc_api_token_request(rq, rs, t->ns, t->name);
+		return;
+	}
 	if (t->sub) {
 		bool ok = (!strcmp(t->sub, "status") && (t->flags & DC_RT_STATUS)) ||
 			(!strcmp(t->sub, "scale") && (t->flags & DC_RT_SCALE)) ||
@@ -143,7 +147,7 @@ bool dc_target_lock(dc_store *s, dc_target *t, dc_resp *rs)
 
 bool dc_api_handle(dc_req *rq, dc_resp *rs)
 {
-	if (dc_discovery_handle(rq, rs) || dc_openapi_handle(rq, rs))
+	if (dc_discovery_handle(rq, rs) || dc_openapi_handle(rq, rs) || dc_api_reviews(rq, rs))
 		return true;
 	if (rq->nsegs >= 2 && !strcmp(rq->segs[0], "api")) {
 		if (!resource_path(rq, rs, "", rq->segs[1], rq->segs + 2, rq->nsegs - 2))

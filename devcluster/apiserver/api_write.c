@@ -20,7 +20,7 @@ static bool media_is(const char *ct, const char *want)
 /* The body of a create or update: JSON, YAML, or the protobuf encoding of
  * the kinds typed clients send (protobuf.c). Replies and returns NULL on
  * failure. */
-static json_t *parse_body(dc_req *rq, dc_resp *rs)
+json_t *dc_req_body(dc_req *rq, dc_resp *rs)
 {
 	json_error_t jerr;
 	json_t *o = NULL;
@@ -377,7 +377,7 @@ void dc_api_create(dc_req *rq, dc_resp *rs, const dc_target *t0)
 {
 	dc_store *s = rq->srv->store;
 	dc_target t = *t0;
-	json_t *in = field_validation_ok(rq, rs) ? parse_body(rq, rs) : NULL;
+	json_t *in = field_validation_ok(rq, rs) ? dc_req_body(rq, rs) : NULL;
 	int dry = in ? dc_dry_run(rq, rs) : 0;
 
 	if (!in || dry < 0) {
@@ -508,6 +508,9 @@ void dc_create_locked(dc_req *rq, dc_resp *rs, const dc_target *tp, json_t *in, 
 	reply_obj(rs, 201, rt, in, false);
 	if (!dry)
 		dc_gc_dangling(s, rt->coll, rt->namespaced ? t.ns : "", name);
+	/* the serviceaccounts controller's part, done at once */
+	if (!dry && !rt->group[0] && !strcmp(rt->plural, "namespaces"))
+		dc_store_ensure_default_sa(s, name);
 out:
 	free(genname);
 }
@@ -547,7 +550,7 @@ void dc_api_update(dc_req *rq, dc_resp *rs, const dc_target *t0)
 {
 	dc_store *s = rq->srv->store;
 	dc_target t = *t0;
-	json_t *in = field_validation_ok(rq, rs) ? parse_body(rq, rs) : NULL;
+	json_t *in = field_validation_ok(rq, rs) ? dc_req_body(rq, rs) : NULL;
 	const char *name;
 	int dry = in ? dc_dry_run(rq, rs) : 0;
 	bool scale = t.sub && !strcmp(t.sub, "scale");

@@ -263,6 +263,8 @@ dc_coll *dc_store_coll(dc_store *s, const char *group, const char *plural);
 /* Lookup by namespace ("" for cluster-scoped) and name. Lock held. */
 dc_entry *dc_coll_get(dc_coll *c, const char *ns, const char *name);
 dc_entry *dc_store_by_uid(dc_store *s, const char *uid);
+/* Create the ServiceAccount "default" of namespace ns if missing. */
+int dc_store_ensure_default_sa(dc_store *s, const char *ns);
 /* The range [*lo, *hi) of coll->arr in namespace ns (everything if NULL). */
 void dc_coll_range(dc_coll *c, const char *ns, size_t *lo, size_t *hi);
 /* The index of the first entry with key > after, within [lo, hi). */
@@ -369,6 +371,20 @@ const char *dc_reason_for(int code);
 /* ------------------------------------------------------------ requests */
 typedef struct dc_server dc_server;
 
+/* Who sends a request (user.Info). */
+typedef struct dc_user {
+	char *name;
+	char *uid;                /* may be NULL */
+	char **groups;
+	size_t ngroups;
+	json_t *extra;            /* {key: [values]} or NULL */
+} dc_user;
+
+void dc_user_dispose(dc_user *u);
+int dc_user_add_group(dc_user *u, const char *g);
+bool dc_user_in_group(const dc_user *u, const char *g);
+json_t *dc_user_info_json(const dc_user *u); /* {username, uid, groups, extra} */
+
 /* One HTTP request, as the API layer sees it. */
 typedef struct dc_req {
 	dc_server *srv;
@@ -382,6 +398,9 @@ typedef struct dc_req {
 	char *body;
 	size_t body_len;
 	bool managed_done;        /* managedFields already computed (server-side apply) */
+	/* who asks (authn.c); NULL for the in-process components, which act
+	 * as the control plane itself and are not authorized */
+	const dc_user *user;
 	/* in-process requests (local.c) have no connection (conn NULL): their
 	 * query is these pairs (key, value, ..., NULL) and their only header
 	 * the User-Agent */
@@ -403,6 +422,9 @@ const char *dc_req_query(const dc_req *rq, const char *key);
 /* A boolean query parameter as the real server reads ListOptions and the
  * other option structs: absent, "false" or "0" (any case) is false. */
 bool dc_req_query_bool(const dc_req *rq, const char *key);
+/* The request body as a JSON object: JSON, YAML or protobuf (the kinds
+ * typed clients send). Replies and returns NULL when it is none. */
+json_t *dc_req_body(dc_req *rq, dc_resp *rs);
 const char *dc_req_header(const dc_req *rq, const char *name);
 void dc_resp_json(dc_resp *rs, int code, json_t *body);       /* steals body */
 void dc_resp_raw(dc_resp *rs, int code, char *body, size_t len); /* steals body */
@@ -756,6 +778,7 @@ struct dc_server {
 	uint64_t restarts;
 	char url[192];
 	bool components_running;
+	struct dc_sa_keys *sa_keys;   /* ServiceAccount token signing */
 };
 
 int dc_server_start(dc_server **out, const dc_server_options *opts);
@@ -771,6 +794,68 @@ const char *dc_server_url(const dc_server *srv);
 /* The kubeconfig as JSON (a valid YAML document). */
 const char *dc_server_kubeconfig(const dc_server *srv);
 const char *dc_server_ca_pem(const dc_server *srv);
+
+/* ------------------------------------------------------------ sa_token.c */
+/* ServiceAccount tokens: RS256 JWTs signed with a key made at the first use
+ * (OpenSSL), as the real server's TokenRequest issues them. */
+#define DC_SA_ISSUER "https://kubernetes.default.svc.cluster.local"
+typedef struct dc_sa_keys dc_sa_keys;
+dc_sa_keys *dc_sa_keys_new(void);
+void dc_sa_keys_free(dc_sa_keys *k);
+/* A token for system:serviceaccount:ns:sa (uid sa_uid) for audiences (an
+ * array; NULL or empty: the API server's), valid for ttl seconds, bound to
+ * a pod when pod_name is given. *exp gets the expiry (unix seconds).
+ * malloc'd, or NULL. */
+char *dc_sa_token_issue(dc_sa_keys *k, const char *ns, const char *sa, const char *sa_uid,
+	const char *pod_name, const char *pod_uid, const json_t *audiences, int64_t ttl, int64_t *exp);
+/* Verify a token's signature, time and audience (audiences NULL: the API
+ * server's) and that its ServiceAccount (and pod) still exist with the same
+ * uid. Store lock NOT held. 0 and *u, or -1 and *why (malloc'd). */
+int dc_sa_token_verify(dc_sa_keys *k, dc_store *s, const char *jwt, const json_t *audiences, dc_user *u,
+	char **why);
+/* POST .../serviceaccounts/NAME/token (TokenRequest) and
+ * /apis/authentication.k8s.io/v1/tokenreviews. */
+void dc_api_token_request(dc_req *rq, dc_resp *rs, const char *ns, const char *name);
+void dc_api_token_review(dc_req *rq, dc_resp *rs);
+
+/* ------------------------------------------------------------ authn.c */
+/* Who sends rq: the admin token, a ServiceAccount token, then
+ * impersonation (authorized by the impersonate verb). 0 and *u; or an HTTP
+ * code (401, 403) with the reply written. */
+int dc_authenticate(dc_server *srv, dc_req *rq, dc_resp *rs, dc_user *u);
+/* The identity of a bearer token (admin or ServiceAccount). */
+int dc_authn_token(dc_server *srv, const char *token, const json_t *audiences, dc_user *u, char **why);
+
+/* ------------------------------------------------------------ rbac.c */
+/* What a request asks, as the real server's RequestInfo and
+ * authorizer.Attributes name it. */
+typedef struct dc_attrs {
+	bool resource_request;
+	const char *verb;
+	const char *group, *version, *resource, *subresource, *name, *ns; /* "" when absent */
+	const char *path;         /* non-resource requests */
+} dc_attrs;
+
+/* Does RBAC allow it? Store lock held. *reason (malloc'd, may be NULL):
+ * why it was allowed, or the RBAC errors met (a missing role). */
+bool dc_rbac_allowed(dc_store *s, const dc_user *u, const dc_attrs *a, char **reason);
+/* The rules that apply to u in namespace ns (SelfSubjectRulesReview
+ * status: resourceRules, nonResourceRules, incomplete). Lock held. */
+json_t *dc_rbac_rules_status(dc_store *s, const dc_user *u, const char *ns);
+/* Create the default cluster roles and bindings that are missing
+ * (bootstrap policy). Lock held. */
+int dc_rbac_bootstrap(dc_store *s);
+
+/* ------------------------------------------------------------ authz.c */
+/* The attributes of rq (strings point into rq or buf). */
+void dc_request_attrs(const dc_req *rq, dc_attrs *a, char *buf, size_t size);
+/* Authorize rq for rq->user: true, or false with a 403 reply written. */
+bool dc_authorize(dc_req *rq, dc_resp *rs);
+/* The 403 Status for a denied a of u ("pods is forbidden: User ..."). */
+json_t *dc_forbidden(const dc_user *u, const dc_attrs *a, const char *reason);
+/* The access reviews (authorization.k8s.io/v1) and SelfSubjectReview:
+ * true when rq was one of them (replied). */
+bool dc_api_reviews(dc_req *rq, dc_resp *rs);
 
 /* ------------------------------------------------------------ faults.c */
 /* Handle /_devcluster/...; the caller has authenticated the request. */

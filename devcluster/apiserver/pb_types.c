@@ -143,6 +143,91 @@ static const dc_pb_field deployment_f[] = { M(1, "metadata", object_meta), M(2, 
 	M(3, "status", deployment_status), END };
 static const dc_pb_msg deployment = { "Deployment", deployment_f };
 
+/* ---- authentication/v1, authorization/v1 ---- */
+
+static const dc_pb_field bound_ref_f[] = { S(1, "kind"), S(2, "apiVersion"), S(3, "name"), S(4, "uid"), END };
+static const dc_pb_msg bound_ref = { "BoundObjectReference", bound_ref_f };
+static const dc_pb_field token_request_spec_f[] = { SR(1, "audiences"), M(3, "boundObjectRef", bound_ref),
+	IP(4, "expirationSeconds"), END };
+static const dc_pb_msg token_request_spec = { "TokenRequestSpec", token_request_spec_f };
+/* a reply's status, sent empty by clients */
+static const dc_pb_field token_request_status_f[] = { S(1, "token"), T(2, "expirationTimestamp"), END };
+static const dc_pb_msg token_request_status = { "TokenRequestStatus", token_request_status_f };
+static const dc_pb_field user_info_f[] = { S(1, "username"), S(2, "uid"), SR(3, "groups"), END };
+static const dc_pb_msg user_info = { "UserInfo", user_info_f };
+static const dc_pb_field token_review_status_f[] = { B(1, "authenticated"), M(2, "user", user_info),
+	S(3, "error"), SR(4, "audiences"), END };
+static const dc_pb_msg token_review_status = { "TokenReviewStatus", token_review_status_f };
+static const dc_pb_field ssr_status_f[] = { M(1, "userInfo", user_info), END };
+static const dc_pb_msg ssr_status = { "SelfSubjectReviewStatus", ssr_status_f };
+static const dc_pb_field sar_status_f[] = { B(1, "allowed"), S(2, "reason"), S(3, "evaluationError"),
+	B(4, "denied"), END };
+static const dc_pb_msg sar_status = { "SubjectAccessReviewStatus", sar_status_f };
+static const dc_pb_field rrule_f[] = { SR(1, "verbs"), SR(2, "apiGroups"), SR(3, "resources"),
+	SR(4, "resourceNames"), END };
+static const dc_pb_msg rrule = { "ResourceRule", rrule_f };
+static const dc_pb_field nrrule_f[] = { SR(1, "verbs"), SR(2, "nonResourceURLs"), END };
+static const dc_pb_msg nrrule = { "NonResourceRule", nrrule_f };
+static const dc_pb_field srr_status_f[] = { MR(1, "resourceRules", rrule), MR(2, "nonResourceRules", nrrule),
+	B(3, "incomplete"), S(4, "evaluationError"), END };
+static const dc_pb_msg srr_status = { "SubjectRulesReviewStatus", srr_status_f };
+static const dc_pb_field token_request_f[] = { M(1, "metadata", object_meta), M(2, "spec", token_request_spec),
+	M(3, "status", token_request_status), END };
+static const dc_pb_msg token_request = { "TokenRequest", token_request_f };
+static const dc_pb_field token_review_spec_f[] = { S(1, "token"), SR(2, "audiences"), END };
+static const dc_pb_msg token_review_spec = { "TokenReviewSpec", token_review_spec_f };
+static const dc_pb_field token_review_f[] = { M(1, "metadata", object_meta), M(2, "spec", token_review_spec),
+	M(3, "status", token_review_status), END };
+static const dc_pb_msg token_review = { "TokenReview", token_review_f };
+static const dc_pb_field self_subject_review_f[] = { M(1, "metadata", object_meta), M(2, "status", ssr_status),
+	END };
+static const dc_pb_msg self_subject_review = { "SelfSubjectReview", self_subject_review_f };
+
+static const dc_pb_field resource_attrs_f[] = { S(1, "namespace"), S(2, "verb"), S(3, "group"), S(4, "version"),
+	S(5, "resource"), S(6, "subresource"), S(7, "name"), END };
+static const dc_pb_msg resource_attrs = { "ResourceAttributes", resource_attrs_f };
+static const dc_pb_field nonresource_attrs_f[] = { S(1, "path"), S(2, "verb"), END };
+static const dc_pb_msg nonresource_attrs = { "NonResourceAttributes", nonresource_attrs_f };
+static const dc_pb_field ssar_spec_f[] = { M(1, "resourceAttributes", resource_attrs),
+	M(2, "nonResourceAttributes", nonresource_attrs), END };
+static const dc_pb_msg ssar_spec = { "SelfSubjectAccessReviewSpec", ssar_spec_f };
+static const dc_pb_field ssar_f[] = { M(1, "metadata", object_meta), M(2, "spec", ssar_spec),
+	M(3, "status", sar_status), END };
+static const dc_pb_msg ssar = { "SelfSubjectAccessReview", ssar_f };
+static const dc_pb_field sar_spec_f[] = { M(1, "resourceAttributes", resource_attrs),
+	M(2, "nonResourceAttributes", nonresource_attrs), S(3, "user"), SR(4, "groups"), S(6, "uid"), END };
+static const dc_pb_msg sar_spec = { "SubjectAccessReviewSpec", sar_spec_f };
+static const dc_pb_field sar_f[] = { M(1, "metadata", object_meta), M(2, "spec", sar_spec),
+	M(3, "status", sar_status), END };
+static const dc_pb_msg sar = { "SubjectAccessReview", sar_f };
+static const dc_pb_msg lsar = { "LocalSubjectAccessReview", sar_f };
+static const dc_pb_field ssrr_spec_f[] = { S(1, "namespace"), END };
+static const dc_pb_msg ssrr_spec = { "SelfSubjectRulesReviewSpec", ssrr_spec_f };
+static const dc_pb_field ssrr_f[] = { M(1, "metadata", object_meta), M(2, "spec", ssrr_spec),
+	M(3, "status", srr_status), END };
+static const dc_pb_msg ssrr = { "SelfSubjectRulesReview", ssrr_f };
+
+/* ---- rbac.authorization.k8s.io/v1 ---- */
+
+static const dc_pb_field policy_rule_f[] = { SR(1, "verbs"), SR(2, "apiGroups"), SR(3, "resources"),
+	SR(4, "resourceNames"), SR(5, "nonResourceURLs"), END };
+static const dc_pb_msg policy_rule = { "PolicyRule", policy_rule_f };
+static const dc_pb_field aggregation_f[] = { MR(1, "clusterRoleSelectors", label_selector), END };
+static const dc_pb_msg aggregation = { "AggregationRule", aggregation_f };
+static const dc_pb_field role_f[] = { M(1, "metadata", object_meta), MR(2, "rules", policy_rule), END };
+static const dc_pb_msg role = { "Role", role_f };
+static const dc_pb_field cluster_role_f[] = { M(1, "metadata", object_meta), MR(2, "rules", policy_rule),
+	M(3, "aggregationRule", aggregation), END };
+static const dc_pb_msg cluster_role = { "ClusterRole", cluster_role_f };
+static const dc_pb_field subject_f[] = { S(1, "kind"), S(2, "apiGroup"), S(3, "name"), S(4, "namespace"), END };
+static const dc_pb_msg subject = { "Subject", subject_f };
+static const dc_pb_field role_ref_f[] = { S(1, "apiGroup"), S(2, "kind"), S(3, "name"), END };
+static const dc_pb_msg role_ref = { "RoleRef", role_ref_f };
+static const dc_pb_field binding_f[] = { M(1, "metadata", object_meta), MR(2, "subjects", subject),
+	M(3, "roleRef", role_ref), END };
+static const dc_pb_msg role_binding = { "RoleBinding", binding_f };
+static const dc_pb_msg cluster_role_binding = { "ClusterRoleBinding", binding_f };
+
 static const struct {
 	const char *api_version, *kind;
 	const dc_pb_msg *msg;
@@ -153,6 +238,17 @@ static const struct {
 	{ "v1", "ServiceAccount", &service_account },
 	{ "v1", "Service", &service },
 	{ "apps/v1", "Deployment", &deployment },
+	{ "authentication.k8s.io/v1", "TokenRequest", &token_request },
+	{ "authentication.k8s.io/v1", "TokenReview", &token_review },
+	{ "authentication.k8s.io/v1", "SelfSubjectReview", &self_subject_review },
+	{ "authorization.k8s.io/v1", "SelfSubjectAccessReview", &ssar },
+	{ "authorization.k8s.io/v1", "SubjectAccessReview", &sar },
+	{ "authorization.k8s.io/v1", "LocalSubjectAccessReview", &lsar },
+	{ "authorization.k8s.io/v1", "SelfSubjectRulesReview", &ssrr },
+	{ "rbac.authorization.k8s.io/v1", "Role", &role },
+	{ "rbac.authorization.k8s.io/v1", "ClusterRole", &cluster_role },
+	{ "rbac.authorization.k8s.io/v1", "RoleBinding", &role_binding },
+	{ "rbac.authorization.k8s.io/v1", "ClusterRoleBinding", &cluster_role_binding },
 	/* client-go sends DeleteOptions under the group-version of the call */
 	{ NULL, "DeleteOptions", &delete_options },
 };

@@ -258,8 +258,7 @@ static const rtype_def builtin[] = {
 	  DC_RT_STATUS | DC_RT_GENERATION, "pdb", "", "", NULL, NULL, NULL, NULL, NULL, NULL, NULL, true },
 	{ "networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy", true,
 	  DC_RT_GENERATION, "netpol", "", "", NULL, NULL, NULL, NULL, NULL, NULL, NULL, true },
-	/* RBAC objects are stored and served (charts create them) but not
-	 * enforced: every request with the token may do everything. */
+	/* RBAC objects: the authorizer (rbac.c) reads them on every request */
 	{ "rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, 0,
 	  "", "", "", NULL, NULL, NULL, NULL, NULL, NULL, NULL, true },
 	{ "rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", true, 0,

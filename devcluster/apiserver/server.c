@@ -122,18 +122,6 @@ static void send_version(dc_resp *rs)
 		"platform", "linux/amd64"));
 }
 
-static bool authorized(dc_server *srv, struct MHD_Connection *c)
-{
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	size_t n = strlen(srv->token);
-	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-		return false;
-	h += 7;
-	while (*h == ' ')
-		h++;
-	return strlen(h) == n && CRYPTO_memcmp(h, srv->token, n) == 0;
-}
-
 static bool is_probe(const char *path)
 {
 	static const char *const probes[] = { "/healthz", "/readyz", "/livez" };
@@ -164,6 +152,7 @@ static void handle(dc_server *srv, dc_req *rq, dc_resp *rs, reqctx *ctx)
 {
 	char *copy;
 	char *segs[16];
+	dc_user user;
 	bool admin = !strncmp(rq->path, "/_devcluster/", 13) || !strcmp(rq->path, "/_devcluster");
 
 	if (!admin) {
@@ -182,19 +171,24 @@ static void handle(dc_server *srv, dc_req *rq, dc_resp *rs, reqctx *ctx)
 		}
 		return;
 	}
-	if (!authorized(srv, rq->conn)) {
-		dc_resp_error(rs, 401, "Unauthorized", "Unauthorized");
+	if (dc_authenticate(srv, rq, rs, &user) != 0)
 		return;
+	rq->user = &user;
+	if (admin && !dc_user_in_group(&user, "system:masters")) {
+		/* the fault API is the operator of this server's, not a user's */
+		dc_resp_status(rs, dc_status(403, "Forbidden", "forbidden: /_devcluster/ is for system:masters", NULL,
+			NULL, NULL));
+		goto out;
 	}
 	if (ctx->too_large) {
 		dc_resp_error(rs, 413, "RequestEntityTooLarge", "Request entity too large: limit is %zu",
 			srv->opts.max_body);
-		return;
+		goto out;
 	}
 	copy = strdup(rq->path);
 	if (!copy) {
 		dc_resp_error(rs, 500, "InternalError", "out of memory");
-		return;
+		goto out;
 	}
 	if (split_path(rq, copy, segs, (int)PEEROP__ARRAY_SIZE(segs)) < 0) {
 		dc_resp_error(rs, 404, "NotFound", "the server could not find the requested resource");
@@ -202,10 +196,13 @@ static void handle(dc_server *srv, dc_req *rq, dc_resp *rs, reqctx *ctx)
 		dc_faults_handle(rq, rs);
 		if (rs->code == 202 && rq->nsegs == 2 && !strcmp(rq->segs[1], "restart"))
 			ctx->restart = true;
-	} else if (!dc_faults_take(srv, rs) && !dc_api_handle(rq, rs)) {
+	} else if (!dc_faults_take(srv, rs) && dc_authorize(rq, rs) && !dc_api_handle(rq, rs)) {
 		dc_resp_error(rs, 404, "NotFound", "the server could not find the requested resource");
 	}
 	free(copy);
+out:
+	rq->user = NULL;
+	dc_user_dispose(&user);
 }
 
 static enum MHD_Result queue(struct MHD_Connection *c, dc_resp *rs)
@@ -586,7 +583,8 @@ int dc_server_start(dc_server **out, const dc_server_options *opts)
 	pthread_mutex_init(&srv->restart_mu, NULL);
 	pthread_cond_init(&srv->restart_cond, NULL);
 	srv->token = opts->token && *opts->token ? strdup(opts->token) : random_token();
-	if (!srv->token) {
+	srv->sa_keys = dc_sa_keys_new();
+	if (!srv->token || !srv->sa_keys) {
 		dc_server_free(srv);
 		return PEEROP_ENOMEM;
 	}
@@ -650,6 +648,7 @@ void dc_server_free(dc_server *srv)
 	stop_daemon(srv);
 	dc_store_free(srv->store);
 	dc_tls_dispose(&srv->tls);
+	dc_sa_keys_free(srv->sa_keys);
 	if (srv->token) {
 		OPENSSL_cleanse(srv->token, strlen(srv->token));
 		free(srv->token);

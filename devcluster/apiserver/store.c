@@ -405,6 +405,27 @@ bool dc_wait_rv(dc_store *s, uint64_t rv, unsigned ms)
 	return true;
 }
 
+/* The ServiceAccount "default" of a namespace, as the controller manager's
+ * serviceaccounts controller makes it in every namespace. Lock held. */
+int dc_store_ensure_default_sa(dc_store *s, const char *ns)
+{
+	const dc_rtype *rt = dc_rtype_find(s, "", "v1", "serviceaccounts");
+	char uid[37], ts[32];
+	json_t *o;
+	int rc;
+	if (!rt || dc_coll_get(rt->coll, ns, "default"))
+		return 0;
+	dc_new_uid(uid);
+	dc_now_rfc3339(ts, sizeof(ts));
+	o = json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:s}}", "kind", "ServiceAccount", "apiVersion", "v1",
+		"metadata", "name", "default", "namespace", ns, "uid", uid, "creationTimestamp", ts);
+	if (!o)
+		return PEEROP_ENOMEM;
+	rc = dc_store_commit(s, rt->coll, ns, "default", o, NULL);
+	json_decref(o);
+	return rc;
+}
+
 static int ensure_namespace(dc_store *s, const char *name)
 {
 	const dc_rtype *rt = dc_rtype_find(s, "", "v1", "namespaces");
@@ -453,7 +474,10 @@ int dc_store_new(dc_store **out, const dc_store_options *opts)
 		rc = dc_persist_open(s, opts->data_dir);
 	pthread_mutex_lock(&s->mu);
 	for (i = 0; rc == 0 && i < PEEROP__ARRAY_SIZE(initial_ns); i++)
-		rc = ensure_namespace(s, initial_ns[i]);
+		if ((rc = ensure_namespace(s, initial_ns[i])) == 0)
+			rc = dc_store_ensure_default_sa(s, initial_ns[i]);
+	if (rc == 0)
+		rc = dc_rbac_bootstrap(s);
 	pthread_mutex_unlock(&s->mu);
 	if (rc != 0) {
 		dc_store_free(s);

@@ -157,6 +157,10 @@ int kl_proc_wait(kl_proc *p, unsigned ms);
  * ..<timestamp> directory, the ..data symlink swapped by rename). 0 when
  * every volume is ready; -1 with a message (the FailedMount event's). */
 int kl_volumes_sync(dc_server *srv, const json_t *pod, const char *dir, char *err, size_t errsize);
+/* The same; *token_refresh gets when the projected ServiceAccount tokens
+ * it wrote are due for a rewrite (unix s, 80% of their life), 0 if none. */
+int kl_volumes_sync_tokens(dc_server *srv, const json_t *pod, const char *dir, int64_t *token_refresh,
+	char *err, size_t errsize);
 /* The host directory of a volume (by name), malloc'd; NULL if the pod has
  * no such volume or its kind is not supported (*problem says why). */
 char *kl_volume_path(const json_t *pod, const char *dir, const char *name, const char **problem);
@@ -239,6 +243,7 @@ typedef struct kl_pod {
 	size_t init_next;         /* the init container to run; ninits once initialized */
 	bool init_failed;         /* an init container failed for good (restartPolicy Never) */
 	bool volumes_ok;
+	int64_t token_refresh;    /* unix s: when the mounted tokens are rewritten (0: none) */
 	char volume_err[768];
 	uint64_t volume_retry;    /* monotonic ms */
 	bool terminating;         /* stopping every container */
@@ -286,6 +291,12 @@ bool kl_build_fs(kl_pod *p, kl_ctr *c, kl_fs *fs);
 void kl_fs_dispose(kl_fs *fs);
 /* Does c get the service account token mounted; write that volume. */
 bool kl_sa_mount(const kl_pod *p, const kl_ctr *c);
+/* A token of the pod's own ServiceAccount, bound to the pod, for
+ * audiences (NULL: the API server's), valid ttl seconds (what the kubelet
+ * asks TokenRequest for). NULL with *err when the ServiceAccount is
+ * missing. */
+char *kl_pod_token(dc_server *srv, const json_t *pod, const json_t *audiences, int64_t ttl, int64_t *exp,
+	char *err, size_t errsize);
 int kl_sa_volume(kl_pod *p, char *err, size_t errsize);
 
 /* kubelet_status.c: the status to write for p now (new reference). */

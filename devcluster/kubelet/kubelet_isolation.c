@@ -6,6 +6,9 @@
  * kubelet and set up by the shim (kubelet_mounts.c). */
 #include "kubelet.h"
 
+#include <openssl/crypto.h>
+#include <time.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <pwd.h>
@@ -82,11 +85,27 @@ bool kl_identity(kl_pod *p, kl_ctr *c, kl_spawn *sp, gid_t *groups, size_t *ngro
  * automountServiceAccountToken is false or the path is mounted already. */
 bool kl_sa_mount(const kl_pod *p, const kl_ctr *c)
 {
-	const json_t *m;
+	const json_t *m, *pa = dc_json_path(p->spec0, "spec.automountServiceAccountToken");
 	size_t i;
-	if (!p->k->srv->opts.tls || !p->k->namespaces ||
-	    json_is_false(dc_json_path(p->spec0, "spec.automountServiceAccountToken")))
+	if (!p->k->srv->opts.tls || !p->k->namespaces || json_is_false(pa))
 		return false;
+	if (!json_is_true(pa)) {
+		/* the pod says nothing: its ServiceAccount decides */
+		dc_store *s = p->k->srv->store;
+		const char *sa = dc_json_str(p->spec0, "spec.serviceAccountName");
+		dc_entry *e;
+		bool off = false;
+		pthread_mutex_lock(&s->mu);
+		e = dc_coll_get(dc_store_coll(s, "", "serviceaccounts"), p->ns, sa && *sa ? sa : "default");
+		if (e) {
+			json_t *o = dc_obj_parse(e->obj);
+			off = json_is_false(json_object_get(o, "automountServiceAccountToken"));
+			json_decref(o);
+		}
+		pthread_mutex_unlock(&s->mu);
+		if (off)
+			return false;
+	}
 	json_array_foreach(json_object_get(c->spec, "volumeMounts"), i, m) {
 		const char *mp = json_string_value(json_object_get(m, "mountPath"));
 		if (mp && !strncmp(mp, SA_PATH, strlen(SA_PATH)))
@@ -95,14 +114,59 @@ bool kl_sa_mount(const kl_pod *p, const kl_ctr *c)
 	return true;
 }
 
-/* The token, the CA and the namespace, kept up to date with the others. */
+char *kl_pod_token(dc_server *srv, const json_t *pod, const json_t *audiences, int64_t ttl, int64_t *exp,
+	char *err, size_t errsize)
+{
+	dc_store *s = srv->store;
+	const char *ns = dc_json_str(pod, "metadata.namespace"), *sa = dc_json_str(pod, "spec.serviceAccountName");
+	const char *name = dc_json_str(pod, "metadata.name"), *uid = dc_json_str(pod, "metadata.uid");
+	char *sa_uid = NULL, *tok;
+	dc_entry *e;
+	if (!sa || !*sa)
+		sa = "default";
+	if (!ns || !name || !uid) {
+		snprintf(err, errsize, "the pod has no namespace, name or uid");
+		return NULL;
+	}
+	pthread_mutex_lock(&s->mu);
+	e = dc_coll_get(dc_store_coll(s, "", "serviceaccounts"), ns, sa);
+	if (e)
+		sa_uid = strdup(e->obj->uid);
+	pthread_mutex_unlock(&s->mu);
+	if (!sa_uid) {
+		snprintf(err, errsize, "failed to fetch token: serviceaccounts \"%s\" not found", sa);
+		return NULL;
+	}
+	tok = dc_sa_token_issue(srv->sa_keys, ns, sa, sa_uid, name, uid, audiences, ttl, exp);
+	free(sa_uid);
+	if (!tok)
+		snprintf(err, errsize, "failed to fetch token: cannot sign it");
+	return tok;
+}
+
+/* The token (the pod's ServiceAccount's, bound to the pod, expiring after
+ * 3607 s as the ServiceAccount admission plugin asks, rewritten at 80% of
+ * its life as the kubelet does), the CA and the namespace. */
 int kl_sa_volume(kl_pod *p, char *err, size_t errsize)
 {
 	char path[PATH_MAX];
-	const char *ca = dc_server_ca_pem(p->k->srv), *tok = dc_server_token(p->k->srv);
-	json_t *files = json_pack("{s:{s:s,s:i},s:{s:s,s:i},s:{s:s,s:i}}", "token", "data", tok, "mode", 0644,
-		"ca.crt", "data", ca ? ca : "", "mode", 0644, "namespace", "data", p->ns, "mode", 0644);
+	const char *ca = dc_server_ca_pem(p->k->srv);
+	int64_t exp = 0, now = (int64_t)time(NULL);
+	char *tok = kl_pod_token(p->k->srv, p->pod, NULL, 3607, &exp, err, errsize);
+	json_t *files = tok ? json_pack("{s:{s:s,s:i},s:{s:s,s:i},s:{s:s,s:i}}", "token", "data", tok, "mode", 0644,
+		"ca.crt", "data", ca ? ca : "", "mode", 0644, "namespace", "data", p->ns, "mode", 0644) : NULL;
 	int rc;
+	if (tok) {
+		OPENSSL_cleanse(tok, strlen(tok));
+		free(tok);
+	}
+	if (!files)
+		return -1;
+	{
+		int64_t at = now + (exp - now) * 8 / 10;
+		if (!p->token_refresh || at < p->token_refresh)
+			p->token_refresh = at;
+	}
 	snprintf(path, sizeof(path), "%s/volumes/kubernetes.io~projected", p->dir);
 	mkdir(path, 0755);
 	snprintf(path, sizeof(path), "%s/volumes/kubernetes.io~projected/kube-api-access", p->dir);

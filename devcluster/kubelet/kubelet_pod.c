@@ -462,12 +462,16 @@ static void sync_volumes(kl_pod *p)
 	char err[768];
 	bool sa = false;
 	size_t i;
+	int64_t vt = 0;
 	for (i = 0; i < p->nctrs; i++)
 		sa |= kl_sa_mount(p, &p->ctrs[i]);
-	if (kl_volumes_sync(p->k->srv, p->pod, p->dir, err, sizeof(err)) == 0 &&
+	p->token_refresh = 0;
+	if (kl_volumes_sync_tokens(p->k->srv, p->pod, p->dir, &vt, err, sizeof(err)) == 0 &&
 	    (!sa || kl_sa_volume(p, err, sizeof(err)) == 0)) {
 		p->volumes_ok = true;
 		p->volume_err[0] = '\0';
+		if (vt && (!p->token_refresh || vt < p->token_refresh))
+			p->token_refresh = vt;
 		return;
 	}
 	p->volume_retry = now_ms() + VOLUME_RETRY_MS;
@@ -624,7 +628,8 @@ static void *worker_main(void *arg)
 		}
 		now = now_ms();
 		if (!p->terminating) {
-			if (refresh || (!p->volumes_ok && now >= p->volume_retry))
+			if (refresh || (!p->volumes_ok && now >= p->volume_retry) ||
+			    (p->volumes_ok && p->token_refresh && (int64_t)time(NULL) >= p->token_refresh))
 				sync_volumes(p);
 			if (refresh)
 				for (i = 0; i < p->nctrs; i++)

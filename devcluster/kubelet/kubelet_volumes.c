@@ -15,6 +15,9 @@
  * its directory. */
 #include "kubelet.h"
 
+#include <openssl/crypto.h>
+#include <time.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -421,7 +424,8 @@ static int downward_files(json_t *files, const json_t *pod, const json_t *src, c
 
 /* The files of a volume of a kind the atomic writer serves; NULL for
  * other kinds (*err empty) or on error. */
-static json_t *payload(dc_server *srv, const json_t *pod, const json_t *vol, char *err, size_t errsize)
+static json_t *payload(dc_server *srv, const json_t *pod, const json_t *vol, int64_t *refresh, char *err,
+	size_t errsize)
 {
 	const char *ns = dc_json_str(pod, "metadata.namespace");
 	json_t *files = json_object(), *src;
@@ -449,10 +453,23 @@ static json_t *payload(dc_server *srv, const json_t *pod, const json_t *vol, cha
 			} else if ((s = json_object_get(src, "downwardAPI"))) {
 				rc = downward_files(files, pod, s, err, errsize);
 			} else if ((s = json_object_get(src, "serviceAccountToken"))) {
-				/* this server's bearer token: what the pod authenticates with */
+				/* a token of the pod's own ServiceAccount, bound to the
+				 * pod, for the audience asked (never the admin token) */
 				const char *path = json_string_value(json_object_get(s, "path"));
-				const char *tok = dc_server_token(srv);
+				const char *aud = json_string_value(json_object_get(s, "audience"));
+				json_t *auds = aud && *aud ? json_pack("[s]", aud) : NULL;
+				int64_t ttl = dc_json_int(s, "expirationSeconds", 3600), exp = 0, now = (int64_t)time(NULL);
+				char *tok = kl_pod_token(srv, pod, auds, ttl < 600 ? 600 : ttl, &exp, err, errsize);
+				json_decref(auds);
+				if (!tok) {
+					rc = -1;
+					break;
+				}
 				put_file(files, path ? path : "token", tok, strlen(tok), dc_json_int(p, "defaultMode", 0644));
+				OPENSSL_cleanse(tok, strlen(tok));
+				free(tok);
+				if (!*refresh || now + (exp - now) * 8 / 10 < *refresh)
+					*refresh = now + (exp - now) * 8 / 10;
 			}
 			if (rc)
 				break;
@@ -522,9 +539,17 @@ char *kl_volume_path(const json_t *pod, const char *dir, const char *name, const
 
 int kl_volumes_sync(dc_server *srv, const json_t *pod, const char *dir, char *err, size_t errsize)
 {
+	int64_t refresh;
+	return kl_volumes_sync_tokens(srv, pod, dir, &refresh, err, errsize);
+}
+
+int kl_volumes_sync_tokens(dc_server *srv, const json_t *pod, const char *dir, int64_t *token_refresh,
+	char *err, size_t errsize)
+{
 	const json_t *vol;
 	char path[PATH_MAX];
 	size_t i;
+	*token_refresh = 0;
 	pathf(path, sizeof(path), "%s/volumes", dir);
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
 		return verr(err, errsize, "mkdir %s: %s", dir, strerror(errno));
@@ -557,7 +582,7 @@ int kl_volumes_sync(dc_server *srv, const json_t *pod, const char *dir, char *er
 			chmod(path, 0777);
 			continue;
 		}
-		files = payload(srv, pod, vol, err, errsize);
+		files = payload(srv, pod, vol, token_refresh, err, errsize);
 		if (!files) {
 			char why[512];
 			pathf(why, sizeof(why), "%s", err);
