@@ -46,6 +46,10 @@ for p in $(cat "$dir/pages.list"); do
 	[ -z "$out" ] || { echo "check-man: man -l $page warns: $out" >&2; fail=1; }
 	out=$(groff -man -Tutf8 -ww -z "$page" 2>&1) || true
 	[ -z "$out" ] || { echo "check-man: groff -ww $page warns: $out" >&2; fail=1; }
+	# A tag the generator does not know would show up raw.
+	if grep -nE '(^|[^[:alnum:]])@(param|return|returns|brief|file|copydoc|see|note|code)([^[:alnum:]]|$)' "$page" >&2; then
+		echo "check-man: $page shows a raw doc tag (above): mkman.pl does not handle it" >&2; fail=1
+	fi
 	lexgrog "$page" >/dev/null 2>&1 || { echo "check-man: $page: lexgrog finds no NAME section" >&2; fail=1; }
 done
 

@@ -392,8 +392,16 @@ sub mentioned {
 my %seen_header;
 my @headers = map { parse_header($_) } grep { !$seen_header{basename($_)}++ } @ARGV;
 @headers = sort { $a->{module} cmp $b->{module} } @headers;
+my %func;
 for my $h (@headers) {
-	$known{$_->{name}} = 1 for grep { $_->{kind} eq 'function' } @{$h->{items}};
+	$func{$_->{name}} = $_ for grep { $_->{kind} eq 'function' } @{$h->{items}};
+}
+$known{$_} = 1 for keys %func;
+# `@copydoc other_function`: the same documentation as that function's.
+for my $f (values %func) {
+	next unless defined $f->{doc} && $f->{doc} =~ /^\@copydoc\s+(\w+)(?:\(\))?\s*$/;
+	my $src = $func{$1};
+	$f->{doc} = ($src && defined $src->{doc} && $src->{doc} !~ /\@copydoc/) ? $src->{doc} : undef;
 }
 
 my @undocumented;
