@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <peerop/reconcile.h>
+#include <peerop/finalizer.h>
 #include "internal.h"
 #include "controller_internal.h"
 
@@ -136,9 +137,32 @@ static void primary_changed(peerop_watch_event_type type, const json_t *obj, voi
 		}
 		return;
 	}
+	if (type != PEEROP_WATCH_DELETED && !cc->pass)
+		return;   /* an update no predicate cares about */
 	meta = json_object_get(obj, "metadata");
 	peerop__controller_enqueue_key(cc->c, json_string_value(json_object_get(meta, "namespace")),
 		json_string_value(json_object_get(meta, "name")));
+}
+
+/* Whether an update of a primary passes the predicates: compared with the
+ * state the cache still holds (the transform runs before the store). */
+static int predicates_pass(peerop_controller *c, peerop_informer *inf, const json_t *obj)
+{
+	json_t *meta = json_object_get(obj, "metadata"), *old = NULL;
+	size_t i;
+	int pass = 0;
+
+	if (c->npreds == 0)
+		return 1;
+	if (peerop_informer_get(&old, inf, json_string_value(json_object_get(meta, "namespace")),
+	    json_string_value(json_object_get(meta, "name"))) != 0)
+		return 1;   /* a creation (or the initial list) */
+	if (peerop_object_is_deleting(obj) != peerop_object_is_deleting(old))
+		pass = 1;   /* the start of a deletion always counts */
+	for (i = 0; !pass && i < c->npreds; i++)
+		pass = c->preds[i].fn(old, obj, c->preds[i].payload) != 0;
+	json_decref(old);
+	return pass;
 }
 
 /* The primary's group, from an ownerReference's apiVersion ("g/v" or "v"). */
@@ -240,6 +264,7 @@ static int primary_transform(json_t *obj, void *payload)
 	}
 	if (!c->opts.keep_managed_fields)
 		json_object_del(json_object_get(obj, "metadata"), "managedFields");
+	cc->pass = predicates_pass(c, cc->inf, obj);
 	return 0;
 }
 
@@ -358,6 +383,30 @@ int peerop_controller_new(peerop_controller **out, peerop_kube_client *client,
 	c->field_manager = peerop__strdup(opts->field_manager && *opts->field_manager ?
 		opts->field_manager : opts->name);
 	rc = (!c->name || !c->ns || !c->field_manager) ? peerop__error_set(PEEROP_ENOMEM, "out of memory") : 0;
+	if (rc == 0 && opts->finalizer) {
+		if (!peerop__qualified_name_ok(opts->finalizer))
+			rc = peerop__error_set(PEEROP_EINVAL, "controller %s: finalizer \"%.100s\" is not a qualified name",
+				opts->name, opts->finalizer);
+		else if (!(c->finalizer = peerop__strdup(opts->finalizer)))
+			rc = peerop__error_set(PEEROP_ENOMEM, "out of memory");
+	}
+	if (rc == 0 && opts->npredicates) {
+		size_t i;
+		if (!opts->predicates)
+			rc = peerop__error_set(PEEROP_EINVAL, "controller %s: npredicates without predicates", opts->name);
+		for (i = 0; rc == 0 && i < opts->npredicates; i++)
+			if (!opts->predicates[i].fn)
+				rc = peerop__error_set(PEEROP_EINVAL, "controller %s: predicate %zu has no function",
+					opts->name, i);
+		if (rc == 0 && !(c->preds = malloc(opts->npredicates * sizeof(*c->preds))))
+			rc = peerop__error_set(PEEROP_ENOMEM, "out of memory");
+		if (rc == 0) {
+			memcpy(c->preds, opts->predicates, opts->npredicates * sizeof(*c->preds));
+			c->npreds = opts->npredicates;
+		}
+	}
+	c->opts.predicates = NULL;
+	c->opts.finalizer = NULL;
 	if (rc == 0)
 		rc = res_copy(&c->primary, &opts->primary);
 	if (rc == 0) {
@@ -387,31 +436,6 @@ const char *peerop_controller_field_manager(const peerop_controller *c)
 	return c ? c->field_manager : NULL;
 }
 
-int peerop_controller_apply(json_t **out, peerop_controller *c, const peerop_kube_resource *res,
-	const json_t *object, const char *subresource)
-{
-	peerop_kube_write_options wo = PEEROP_KUBE_WRITE_OPTIONS_INIT;
-	json_t *meta = json_object_get(object, "metadata");
-	const char *name = json_string_value(json_object_get(meta, "name"));
-	const char *ns = json_string_value(json_object_get(meta, "namespace"));
-
-	if (out)
-		*out = NULL;
-	if (!c || !res_valid(res) || !json_is_object(object))
-		return peerop__error_set(PEEROP_EINVAL, "apply: a controller, a resource and an object are required");
-	if (!name || !*name || !json_string_value(json_object_get(object, "apiVersion")) ||
-	    !json_string_value(json_object_get(object, "kind")))
-		return peerop__error_set(PEEROP_EINVAL, "apply %s: the object needs apiVersion, kind and metadata.name",
-			res->resource);
-	if (res->namespaced && (!ns || !*ns))
-		return peerop__error_set(PEEROP_EINVAL, "apply %s/%s: a namespaced object needs metadata.namespace",
-			res->resource, name);
-	wo.field_manager = c->field_manager;
-	wo.force = 1;
-	wo.subresource = subresource;
-	return peerop_kube_patch(out, c->client, res, ns, name, PEEROP_KUBE_PATCH_APPLY, object, &wo);
-}
-
 /* ---- workers ------------------------------------------------------------- */
 
 static void record(peerop_controller *c, const char *outcome, double secs)
@@ -420,7 +444,10 @@ static void record(peerop_controller *c, const char *outcome, double secs)
 
 	pthread_mutex_lock(&c->lock);
 	c->stats.reconciles++;
-	if (!strcmp(outcome, "error"))
+	if (!strcmp(outcome, "terminal")) {
+		c->stats.errors++;
+		c->stats.terminal_errors++;
+	} else if (!strcmp(outcome, "error"))
 		c->stats.errors++;
 	else if (!strcmp(outcome, "requeue"))
 		c->stats.requeues++;
@@ -435,6 +462,27 @@ static void record(peerop_controller *c, const char *outcome, double secs)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* With a finalizer: keep it on live primaries; on a primary being
+ * deleted, call reconcile (req->deleting) and remove the finalizer once
+ * it succeeded. *skip is set when reconcile need not run. */
+static int finalizer_before(peerop_controller *c, const peerop_reconcile_request *req, int *skip)
+{
+	int rc;
+
+	*skip = 0;
+	if (!c->finalizer || !req->object)
+		return 0;
+	if (req->deleting) {
+		/* not ours to finalize (added by no one, or removed already) */
+		*skip = !peerop_finalizer_has(req->object, c->finalizer);
+		return 0;
+	}
+	rc = peerop_finalizer_add(NULL, c->client, &c->primary, req->object, c->finalizer);
+	if (rc == 0)
+		peerop__debug("controller", "%s: added finalizer %s to %s", c->name, c->finalizer, req->name);
+	return rc < 0 ? rc : 0;
+}
+
 static void run_one(peerop_controller *c, const char *key)
 {
 	peerop_reconcile_request req;
@@ -442,9 +490,10 @@ static void run_one(peerop_controller *c, const char *key)
 	const char *slash = strchr(key, '/');
 	char *ns = NULL;
 	uint64_t t0;
-	int rc;
+	int rc, skip = 0;
 	double secs;
 
+	memset(&req, 0, sizeof(req));
 	if (slash) {
 		ns = peerop__strndup(key, (size_t)(slash - key));
 		req.name = slash + 1;
@@ -456,12 +505,40 @@ static void run_one(peerop_controller *c, const char *key)
 	__atomic_add_fetch(&c->active, 1, __ATOMIC_RELAXED);
 	t0 = peerop__now_us();
 	peerop_error_clear();
-	rc = (slash && !ns) ? peerop__error_set(PEEROP_ENOMEM, "out of memory") :
-		c->opts.reconcile(c, &req, &res, c->opts.payload);
+	if (slash && !ns) {
+		rc = peerop__error_set(PEEROP_ENOMEM, "out of memory");
+	} else {
+		if (peerop_informer_get(&req.object, c->caches[0]->inf, req.ns, req.name) != 0)
+			req.object = NULL;
+		req.deleting = req.object && peerop_object_is_deleting(req.object);
+		rc = finalizer_before(c, &req, &skip);
+		if (rc == 0 && !skip)
+			rc = c->opts.reconcile(c, &req, &res, c->opts.payload);
+		if (rc == 0 && !skip && req.deleting && c->finalizer && !res.requeue && !res.requeue_after_ms) {
+			rc = peerop_finalizer_remove(NULL, c->client, &c->primary, req.object, c->finalizer);
+			if (rc == PEEROP_ENOTFOUND)
+				rc = 0;   /* gone already */
+			else if (rc >= 0)
+				peerop__debug("controller", "%s: cleaned up %s, removed finalizer %s", c->name, key,
+					c->finalizer);
+			if (rc > 0)
+				rc = 0;
+		}
+		json_decref(req.object);
+	}
 	secs = (double)(peerop__now_us() - t0) / 1e6;
 	__atomic_sub_fetch(&c->active, 1, __ATOMIC_RELAXED);
 
-	if (rc < 0) {
+	if (rc < 0 && res.terminal) {
+		const peerop_error *e = peerop_error_last();
+		const char *msg = e && e->code == rc && e->message && *e->message ? e->message : peerop_strerror(rc);
+		/* retrying cannot help; the next change to the object queues it again */
+		peerop__log(PEEROP_LOG_ERROR, "controller", NULL, 0,
+			"%s: reconcile %s failed terminally (%s): %s; not retried until it changes", c->name, key,
+			peerop_error_name(rc), msg);
+		record(c, "terminal", secs);
+		peerop_workqueue_forget(c->queue, key);
+	} else if (rc < 0) {
 		const peerop_error *e = peerop_error_last();
 		const char *msg = e && e->code == rc && e->message && *e->message ? e->message : peerop_strerror(rc);
 		/* a conflict is routine: the next run reads the newer object */
@@ -641,6 +718,8 @@ void peerop_controller_free(peerop_controller *c)
 	free(c->name);
 	free(c->ns);
 	free(c->field_manager);
+	free(c->finalizer);
+	free(c->preds);
 	free(c->primary_kind);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
@@ -702,6 +781,9 @@ int peerop_controller_collect_metrics(peerop_metrics_writer *w, void *controller
 	if (rc == 0)
 		rc = family1(w, "controller_runtime_reconcile_errors_total", PEEROP_METRIC_COUNTER,
 			"Total number of reconciliation errors per controller", l, (double)s.errors);
+	if (rc == 0)
+		rc = family1(w, "controller_runtime_terminal_reconcile_errors_total", PEEROP_METRIC_COUNTER,
+			"Total number of terminal reconciliation errors per controller", l, (double)s.terminal_errors);
 	if (rc == 0)
 		rc = peerop_metrics_histogram(w, "controller_runtime_reconcile_time_seconds",
 			"Length of time per reconciliation per controller", l, 1, time_bounds, counts,

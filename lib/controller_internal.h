@@ -15,12 +15,15 @@ typedef struct ctl_cache {
 	void *map_payload;
 	void (*enqueue_fn)(const char *ns, const char *name, void *ctx);
 	int synced_once;                   /* informer thread only */
+	int pass;                          /* the predicates' verdict on the event being stored (informer thread) */
 } ctl_cache;
 
 struct peerop_controller {
 	peerop_kube_client *client;
 	peerop_controller_options opts;    /* defaults filled; strings not used */
-	char *name, *ns, *field_manager;
+	char *name, *ns, *field_manager, *finalizer;
+	peerop_predicate *preds;           /* copy of opts.predicates */
+	size_t npreds;
 	peerop_kube_resource primary;      /* strings owned */
 	ctl_cache **caches;                /* [0] is the primary's */
 	size_t ncaches;
@@ -44,5 +47,9 @@ struct peerop_controller {
 /* "ns/name", or "name" without a namespace; NULL for no name or no memory. */
 char *peerop__controller_key(const char *ns, const char *name);
 void peerop__controller_enqueue_key(struct peerop_controller *c, const char *ns, const char *name);
+
+/* A Kubernetes qualified name ("Ready", "example.com/Ready"): condition
+ * types, finalizers (reconcile_object.c). */
+int peerop__qualified_name_ok(const char *s);
 
 #endif

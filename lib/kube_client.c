@@ -541,8 +541,11 @@ int peerop__kube_call(json_t **out, peerop_kube_client *c, const peerop__kube_re
 		char errbuf[CURL_ERROR_SIZE];
 		CURLcode cc;
 		curl_off_t retry_after = 0;
-		uint64_t t0 = peerop__now_ms();
+		uint64_t t0, t0_us;
 
+		peerop__kube_throttle(c);
+		t0 = peerop__now_ms();
+		t0_us = peerop__now_us();
 		peerop__buf_clear(&s.buf);
 		s.too_large = 0;
 		status = 0;
@@ -572,6 +575,7 @@ int peerop__kube_call(json_t **out, peerop_kube_client *c, const peerop__kube_re
 			curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
 			log_request(e, r->method, url.ptr, cc == CURLE_OK ? status : -1, t0, (int)retries);
 			peerop__kube_count_request(c, r->method, cc == CURLE_OK ? status : -1);
+			peerop__kube_observe_latency(c, r->method, (double)(peerop__now_us() - t0_us) / 1e6);
 			if (cc == CURLE_WRITE_ERROR && s.too_large)
 				rc = peerop__error_set(PEEROP_ETOOLARGE, "%s %s: reply larger than %zu bytes",
 					r->method, url.ptr, c->opts.max_response_bytes);

@@ -155,6 +155,8 @@ int peerop__kube_query_add(peerop__buf *b, const char *key, const char *value);
 #define PEEROP__KUBE_POOL_MAX 16
 
 #define PEEROP__KUBE_COUNTS_MAX 64
+#define PEEROP__KUBE_VERBS 6          /* GET PUT POST PATCH DELETE other */
+#define PEEROP__KUBE_LAT_BOUNDS 12
 typedef struct peerop__kube_count {
 	char method[8];
 	long code;
@@ -180,11 +182,22 @@ struct peerop_kube_client {
 	peerop__kube_count counts[PEEROP__KUBE_COUNTS_MAX];
 	size_t ncounts;
 	unsigned long long counts_other;  /* beyond the table */
+	/* request latency by verb (kube_metrics.c), under count_lock */
+	unsigned long long lat_counts[PEEROP__KUBE_VERBS][PEEROP__KUBE_LAT_BOUNDS];
+	unsigned long long lat_n[PEEROP__KUBE_VERBS];
+	double lat_sum[PEEROP__KUBE_VERBS];
+	/* the qps/burst token bucket (kube_metrics.c), under count_lock */
+	double tokens;
+	uint64_t tokens_ns;               /* when tokens was computed; 0: never */
 };
 
 /* Count one request attempt; code is the HTTP status, or -1 when there
  * was no reply (connection or TLS failure, timeout). */
 void peerop__kube_count_request(struct peerop_kube_client *c, const char *method, long code);
+/* Observe one attempt's latency for rest_client_request_duration_seconds. */
+void peerop__kube_observe_latency(struct peerop_kube_client *c, const char *method, double secs);
+/* Wait for a token of the client's qps/burst bucket (no-op without a limit). */
+void peerop__kube_throttle(struct peerop_kube_client *c);
 
 /* A pooled easy handle (reset), or a new one; NULL when out of memory. */
 void *peerop__kube_easy_take(struct peerop_kube_client *c);

@@ -76,8 +76,10 @@ static int stream_once(peerop_kube_client *c, const char *url, const peerop__kub
 	char errbuf[CURL_ERROR_SIZE];
 	int rc = 0, running = 1;
 	CURLcode result = CURLE_OK;
-	uint64_t t0 = peerop__now_ms();
+	uint64_t t0;
 
+	peerop__kube_throttle(c);
+	t0 = peerop__now_ms();
 	memset(&s, 0, sizeof(s));
 	s.o = o;
 	*status = 0;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <peerop/reconcile.h>
 #include "internal.h"
+#include "controller_internal.h"
 
 static const char *str_at(const json_t *obj, const char *key)
 {
@@ -148,7 +149,7 @@ static int prefix_ok(const char *s, size_t n)
 	return 1;
 }
 
-static int type_ok(const char *s)
+int peerop__qualified_name_ok(const char *s)
 {
 	const char *slash;
 	size_t n;
@@ -181,7 +182,7 @@ int peerop_condition_set(json_t *conditions, const char *type, const char *statu
 
 	if (!json_is_array(conditions))
 		return peerop__error_set(PEEROP_EINVAL, "condition: conditions is not a list");
-	if (!type_ok(type))
+	if (!peerop__qualified_name_ok(type))
 		return peerop__error_set(PEEROP_EINVAL, "condition: type \"%.64s\" is not a valid condition type",
 			type ? type : "(null)");
 	if (!status || (strcmp(status, "True") && strcmp(status, "False") && strcmp(status, "Unknown")))

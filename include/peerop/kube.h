@@ -160,11 +160,22 @@ typedef struct peerop_kube_client_options {
 	unsigned int retry_max_ms;         /**< cap on one wait, including Retry-After; default 30000 */
 	size_t max_response_bytes;         /**< largest reply body accepted; default 512 MiB */
 	const char *user_agent;            /**< default "libpeerop/VERSION" */
+	/**
+	 * Client-side rate limit, as client-go's rest.Config QPS and Burst: a
+	 * token bucket refilled qps times a second holding at most burst
+	 * tokens; every request attempt (retries and watch connections too)
+	 * takes one, waiting for it if none is left. 0: no limit (the
+	 * default: the server's priority and fairness protects it, and a
+	 * 429 is retried). Keeps a busy controller from crowding out others
+	 * sharing the API server.
+	 */
+	double qps;
+	unsigned int burst;                /**< bucket size; 0: max(1, qps rounded up) */
 } peerop_kube_client_options;
 
 #define PEEROP_KUBE_CLIENT_OPTIONS_VERSION 1
 /** Static initialiser for peerop_kube_client_options. */
-#define PEEROP_KUBE_CLIENT_OPTIONS_INIT { PEEROP_KUBE_CLIENT_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, NULL }
+#define PEEROP_KUBE_CLIENT_OPTIONS_INIT { PEEROP_KUBE_CLIENT_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0 }
 
 /**
  * Initialise options to their defaults.
@@ -194,7 +205,9 @@ PEEROP_EXTERN(peerop_kube_config *) peerop_kube_client_config(peerop_kube_client
 /**
  * A metrics collector (peerop_metrics_collect_cb), payload the client:
  * `rest_client_requests_total{code,host,method}`, each attempt counted
- * (retries too); code is `<error>` when no reply came.
+ * (retries too); code is `<error>` when no reply came; and
+ * `rest_client_request_duration_seconds{host,verb}`, a histogram of the
+ * attempts' latency (client-go's buckets), watches not included.
  */
 PEEROP_EXTERN(int) peerop_kube_client_collect_metrics(peerop_metrics_writer *w, void *client);
 

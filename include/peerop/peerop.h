@@ -22,5 +22,9 @@
 #include <peerop/workqueue.h>
 #include <peerop/leader.h>
 #include <peerop/reconcile.h>
+#include <peerop/fieldpath.h>
+#include <peerop/predicate.h>
+#include <peerop/finalizer.h>
+#include <peerop/discovery.h>
 
 #endif /* PEEROP_H */

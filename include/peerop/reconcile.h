@@ -40,6 +40,7 @@
 #include <peerop/informer.h>
 #include <peerop/metrics.h>
 #include <peerop/workqueue.h>
+#include <peerop/predicate.h>
 
 PEEROP_BEGIN_DECL
 
@@ -50,6 +51,14 @@ typedef struct peerop_controller peerop_controller;
 typedef struct peerop_reconcile_request {
 	const char *ns;
 	const char *name;
+	/** The primary as the cache holds it now (borrowed for the call; the
+	 *  reconcile may change this copy), or NULL: it is gone (deleted, or
+	 *  never cached). Reading the cache again gives the same state. */
+	json_t *object;
+	/** 1 when the primary is being deleted (metadata.deletionTimestamp).
+	 *  With opts.finalizer, this is the cleanup call: returning 0 lets the
+	 *  runtime remove the finalizer and the object go. */
+	int deleting;
 } peerop_reconcile_request;
 
 /** What reconcile asks for besides its return code; zeroed before each call. */
@@ -58,6 +67,10 @@ typedef struct peerop_reconcile_result {
 	int requeue;
 	/** Run again after this many milliseconds (the backoff is reset); 0: no. */
 	unsigned long long requeue_after_ms;
+	/** With an error return: the error is terminal (a spec that can never
+	 *  work): logged, counted in controller_runtime_terminal_reconcile_errors_total,
+	 *  and not retried until the key is queued again by a change. */
+	int terminal;
 } peerop_reconcile_result;
 
 /**
@@ -66,7 +79,8 @@ typedef struct peerop_reconcile_result {
  * @param req borrowed for the call
  * @param result what to do next on success
  * @return 0 on success; a negative PEEROP_E* code on failure: the key is
- *         retried with backoff (result is ignored). PEEROP_ECONFLICT (a
+ *         retried with backoff (result is ignored, but for
+ *         result->terminal, which stops the retries). PEEROP_ECONFLICT (a
  *         stale write) is retried the same way but logged at debug level:
  *         it is routine, the next run reads the newer object.
  */
@@ -97,12 +111,25 @@ typedef struct peerop_controller_options {
 	int keep_managed_fields;
 	peerop_reconcile_cb reconcile;     /**< required */
 	void *payload;                     /**< passed to reconcile */
+	/** Updates of a primary are queued only if one of these says so
+	 *  (peerop/predicate.h); creations and deletions always are. NULL:
+	 *  every update. The array is copied. */
+	const peerop_predicate *predicates;
+	size_t npredicates;                /**< entries in predicates */
+	/**
+	 * A finalizer (a qualified name, "example.com/cleanup") the runtime
+	 * keeps on every primary: added (race-safely) before the first
+	 * reconcile of an object; when the object is being deleted, reconcile
+	 * is called with req->deleting and, once it returns 0 without
+	 * requeue, the finalizer is removed and the object goes. NULL: none.
+	 */
+	const char *finalizer;
 } peerop_controller_options;
 
 #define PEEROP_CONTROLLER_OPTIONS_VERSION 1
 /** Static initialiser for peerop_controller_options. */
 #define PEEROP_CONTROLLER_OPTIONS_INIT { PEEROP_CONTROLLER_OPTIONS_VERSION, NULL, { NULL, NULL, NULL, 0 }, \
-	NULL, NULL, 0, NULL, PEEROP_WORKQUEUE_OPTIONS_INIT, 0, 0, NULL, NULL }
+	NULL, NULL, 0, NULL, PEEROP_WORKQUEUE_OPTIONS_INIT, 0, 0, NULL, NULL, NULL, 0, NULL }
 
 /**
  * Initialise options to their defaults.
@@ -197,15 +224,34 @@ PEEROP_EXTERN(const char *) peerop_controller_field_manager(const peerop_control
  * Server-side apply of an object the controller manages, with its field
  * manager and force (a controller owns what it applies).
  *
+ * Ownership safety: when object carries a controller ownerReference
+ * (peerop_object_set_controller()), an object of that name that already
+ * exists must be controlled by that same owner (by uid). One that is not
+ * (made by hand, or by another controller) is left alone and the call
+ * fails with PEEROP_ECONFLICT naming it: forcing the apply would adopt it,
+ * and garbage collection would later delete it with our owner. The check
+ * reads the controller's cache of res when it has one, else GETs the
+ * object; an object created between that read and the apply is not seen.
+ *
  * @param out receives the object the server stored; may be NULL
  * @param res the object's resource
  * @param object must carry apiVersion, kind, metadata.name (and
  *        metadata.namespace for namespaced resources); borrowed
- * @param subresource NULL, or "status" to apply only the status
- * @return 0 or the REST call's error
+ * @param subresource NULL, or "status" to apply only the status (no
+ *        ownership check)
+ * @return 0, PEEROP_ECONFLICT (not ours, see above), or the REST call's error
  */
 PEEROP_EXTERN(int) peerop_controller_apply(json_t **out, peerop_controller *c,
 	const peerop_kube_resource *res, const json_t *object, const char *subresource);
+
+/**
+ * peerop_controller_apply() stealing object: its reference is released
+ * whatever happens, so `peerop_controller_apply_new(NULL, c, res,
+ * build_thing(), NULL)` is the whole idiom (a NULL object, from a failed
+ * constructor, gives PEEROP_ENOMEM).
+ */
+PEEROP_EXTERN(int) peerop_controller_apply_new(json_t **out, peerop_controller *c,
+	const peerop_kube_resource *res, json_t *object, const char *subresource);
 
 /**
  * Stop: no new keys are handed out, reconciles in flight get the grace
@@ -224,7 +270,8 @@ PEEROP_EXTERN(void) peerop_controller_free(peerop_controller *c);
 typedef struct peerop_controller_stats {
 	unsigned long long reconciles;          /**< calls made */
 	unsigned long long success;             /**< returned 0 without requeue */
-	unsigned long long errors;              /**< returned an error */
+	unsigned long long errors;              /**< returned an error (terminal ones too) */
+	unsigned long long terminal_errors;     /**< returned an error marked terminal */
 	unsigned long long requeues;            /**< returned 0 with requeue */
 	unsigned long long requeues_after;      /**< returned 0 with requeue_after_ms */
 	unsigned int active_workers;            /**< reconciles running now */
@@ -238,6 +285,7 @@ PEEROP_EXTERN(void) peerop_controller_get_stats(peerop_controller *c, peerop_con
  * A metrics collector (peerop_metrics_collect_cb) for a controller,
  * payload the peerop_controller: `controller_runtime_reconcile_total`
  * {controller,result}, `controller_runtime_reconcile_errors_total`,
+ * `controller_runtime_terminal_reconcile_errors_total`,
  * `controller_runtime_reconcile_time_seconds`,
  * `controller_runtime_active_workers`,
  * `controller_runtime_max_concurrent_reconciles`, and its queue's
