@@ -15,6 +15,7 @@
  * memory a stuck reconcile still uses would be worse than waiting).
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <peerop/reconcile.h>
 #include <peerop/finalizer.h>
@@ -750,6 +751,33 @@ static int family1(peerop_metrics_writer *w, const char *name, peerop_metric_typ
 	return rc ? rc : peerop_metrics_sample(w, NULL, l, 1, value);
 }
 
+/* The size of each cache: what an operator's memory mostly is. */
+static int collect_cache_sizes(peerop_metrics_writer *w, peerop_controller *c)
+{
+	static const char *const names[2] = { "peerop_informer_cache_objects", "peerop_informer_cache_bytes" };
+	static const char *const helps[2] = {
+		"Objects in a controller's cache, per resource",
+		"Bytes of the objects in a controller's cache (serialized JSON), per resource"
+	};
+	peerop_metric_label l[2] = { { "controller", c->name }, { "resource", NULL } };
+	char res[256];
+	size_t i;
+	int k, rc = 0;
+
+	for (k = 0; rc == 0 && k < 2; k++) {
+		rc = peerop_metrics_family(w, names[k], PEEROP_METRIC_GAUGE, helps[k]);
+		for (i = 0; rc == 0 && i < c->ncaches; i++) {
+			const peerop_kube_resource *r = &c->caches[i]->res;
+			/* resource.group, as kubectl names it ("deployments.apps") */
+			snprintf(res, sizeof(res), "%s%s%s", r->resource, *r->group ? "." : "", r->group);
+			l[1].value = res;
+			rc = peerop_metrics_sample(w, NULL, l, 2, k == 0 ? (double)peerop_informer_count(c->caches[i]->inf) :
+				(double)peerop_informer_bytes(c->caches[i]->inf));
+		}
+	}
+	return rc;
+}
+
 int peerop_controller_collect_metrics(peerop_metrics_writer *w, void *controller)
 {
 	peerop_controller *c = controller;
@@ -757,7 +785,6 @@ int peerop_controller_collect_metrics(peerop_metrics_writer *w, void *controller
 	unsigned long long counts[PEEROP__CTL_NBOUNDS];
 	double sum;
 	peerop_metric_label l[2] = { { "controller", c->name }, { "result", NULL } };
-	peerop_metric_label q[1] = { { "name", c->name } };
 	static const char *results[] = { "success", "error", "requeue", "requeue_after" };
 	unsigned long long vals[4];
 	int rc, i;
@@ -795,17 +822,8 @@ int peerop_controller_collect_metrics(peerop_metrics_writer *w, void *controller
 		rc = family1(w, "controller_runtime_max_concurrent_reconciles", PEEROP_METRIC_GAUGE,
 			"Maximum number of concurrent reconciles per controller", l, (double)c->opts.workers);
 	if (rc == 0)
-		rc = family1(w, "workqueue_depth", PEEROP_METRIC_GAUGE, "Current depth of workqueue", q,
-			(double)s.queue.depth);
+		rc = peerop_workqueue_collect_metrics(w, c->queue);
 	if (rc == 0)
-		rc = family1(w, "workqueue_adds_total", PEEROP_METRIC_COUNTER,
-			"Total number of adds handled by workqueue", q, (double)s.queue.adds_total);
-	if (rc == 0)
-		rc = family1(w, "workqueue_retries_total", PEEROP_METRIC_COUNTER,
-			"Total number of retries handled by workqueue", q, (double)s.queue.retries_total);
-	if (rc == 0)
-		rc = family1(w, "workqueue_longest_running_processor_seconds", PEEROP_METRIC_GAUGE,
-			"How many seconds has the longest running processor for workqueue been running", q,
-			s.queue.longest_running_s);
+		rc = collect_cache_sizes(w, c);
 	return rc;
 }

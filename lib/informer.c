@@ -275,6 +275,11 @@ PEEROP_EXTERN(size_t) peerop_informer_count(peerop_informer *inf)
 	return inf ? peerop__store_count(inf->store) : 0;
 }
 
+PEEROP_EXTERN(size_t) peerop_informer_bytes(peerop_informer *inf)
+{
+	return inf ? peerop__store_bytes(inf->store) : 0;
+}
+
 PEEROP_EXTERN(peerop_watch *) peerop_informer_watch(peerop_informer *inf)
 {
 	return inf ? inf->watch : NULL;

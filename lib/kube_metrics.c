@@ -8,7 +8,6 @@
  * caller without a token reserves one from (the count goes negative), so
  * waiting callers are served in the order they came, as Go's
  * rate.Limiter.Wait does, and sleeps outside the lock. */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <curl/curl.h>
@@ -72,22 +71,24 @@ void peerop__kube_throttle(struct peerop_kube_client *c)
 	double qps = c->opts.qps, burst, wait_s = 0;
 	uint64_t now;
 
-	if (!(qps > 0) || !isfinite(qps))
+	if (!(qps > 0) || !(qps < 1e9))
 		return;
-	burst = c->opts.burst ? (double)c->opts.burst : fmax(1.0, ceil(qps));
+	/* no libm (the library does not link it): whole numbers by hand */
+	burst = c->opts.burst ? (double)c->opts.burst : qps < 1 ? 1.0 : (double)(unsigned long long)qps +
+		(qps > (double)(unsigned long long)qps);
 	now = peerop__now_us() * 1000u;
 	pthread_mutex_lock(&c->count_lock);
 	if (!c->tokens_ns)
 		c->tokens = burst;
-	else
-		c->tokens = fmin(burst, c->tokens + (double)(now - c->tokens_ns) / 1e9 * qps);
+	else if ((c->tokens += (double)(now - c->tokens_ns) / 1e9 * qps) > burst)
+		c->tokens = burst;
 	c->tokens_ns = now;
 	c->tokens -= 1.0;
 	if (c->tokens < 0)
 		wait_s = -c->tokens / qps;
 	pthread_mutex_unlock(&c->count_lock);
 	if (wait_s > 0)
-		peerop__sleep_ms((uint64_t)ceil(wait_s * 1000.0));
+		peerop__sleep_ms((uint64_t)(wait_s * 1000.0) + 1);
 }
 
 int peerop_kube_client_collect_metrics(peerop_metrics_writer *w, void *client)

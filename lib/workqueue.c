@@ -252,6 +252,19 @@ static struct timespec deadline_ts(uint64_t ns)
 	return ts;
 }
 
+/* The bucket of a duration: the first bound 1e-8 * 10^i it does not
+ * exceed, or the +Inf slot. */
+static size_t duration_bucket(uint64_t ns)
+{
+	uint64_t bound = 10;   /* 1e-8 s */
+	size_t i;
+
+	for (i = 0; i < PEEROP_WORKQUEUE_DURATION_BUCKETS; i++, bound *= 10)
+		if (ns <= bound)
+			return i;
+	return PEEROP_WORKQUEUE_DURATION_BUCKETS;
+}
+
 /* Hand out the FIFO's head: it becomes processing. */
 static void take_head(peerop_workqueue *q, uint64_t now)
 {
@@ -266,6 +279,8 @@ static void take_head(peerop_workqueue *q, uint64_t now)
 	it->processing = 1;
 	it->started_ns = now;
 	q->queue_wait_ns += now - it->added_ns;
+	q->wait_hist[duration_bucket(now - it->added_ns)]++;
+	q->gets++;
 	it->run_next = NULL;
 	it->run_prev = q->run_tail;
 	if (q->run_tail)
@@ -345,6 +360,8 @@ PEEROP_EXTERN(void) peerop_workqueue_done(peerop_workqueue *q, const char *key)
 	}
 	now = peerop__mono_ns(NULL);
 	q->work_ns += now - it->started_ns;
+	q->work_hist[duration_bucket(now - it->started_ns)]++;
+	q->dones++;
 	if (it->run_prev)
 		it->run_prev->run_next = it->run_next;
 	else
@@ -437,6 +454,21 @@ PEEROP_EXTERN(void) peerop_workqueue_get_stats(peerop_workqueue *q, peerop_workq
 		out->longest_running_s = (double)(now - q->run_head->started_ns) / 1e9;
 	out->queue_wait_sum_s = (double)q->queue_wait_ns / 1e9;
 	out->work_sum_s = (double)q->work_ns / 1e9;
+	out->gets_total = q->gets;
+	out->dones_total = q->dones;
+	{
+		unsigned long long wsum = 0, ksum = 0;
+		size_t i;
+		peerop__wq_item *it;
+		for (i = 0; i < PEEROP_WORKQUEUE_DURATION_BUCKETS; i++) {
+			wsum += q->wait_hist[i];
+			ksum += q->work_hist[i];
+			out->queue_wait_buckets[i] = wsum;
+			out->work_buckets[i] = ksum;
+		}
+		for (it = q->run_head; it; it = it->run_next)
+			out->unfinished_work_s += (double)(now - it->started_ns) / 1e9;
+	}
 	pthread_mutex_unlock(&q->lock);
 }
 

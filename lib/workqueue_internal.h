@@ -98,6 +98,10 @@ struct peerop_workqueue {
 	unsigned long long retries_total;
 	uint64_t queue_wait_ns;
 	uint64_t work_ns;
+	unsigned long long gets, dones;
+	/* per-bucket (not cumulative) counts of the duration histograms */
+	unsigned long long wait_hist[PEEROP_WORKQUEUE_DURATION_BUCKETS + 1];
+	unsigned long long work_hist[PEEROP_WORKQUEUE_DURATION_BUCKETS + 1];
 };
 
 /* workqueue.c: queue an item that is known (used when a delay ends). */

@@ -524,6 +524,17 @@ START_TEST(metrics_render_and_pass_promtool)
 	ck_assert(strstr(text, "workqueue_depth{name=\"test-ctl\"}"));
 	ck_assert(strstr(text, "rest_client_requests_total{code=\"200\",host=\"127.0.0.1:"));
 	ck_assert(strstr(text, "method=\"PATCH\"}"));
+	/* client-go's and controller-runtime's names for the queue, latency and caches */
+	ck_assert(strstr(text, "workqueue_queue_duration_seconds_bucket{name=\"test-ctl\",le=\"1e-08\"}"));
+	ck_assert(strstr(text, "workqueue_queue_duration_seconds_count{name=\"test-ctl\"}"));
+	ck_assert(strstr(text, "workqueue_work_duration_seconds_bucket{name=\"test-ctl\",le=\"+Inf\"}"));
+	ck_assert(strstr(text, "workqueue_unfinished_work_seconds{name=\"test-ctl\"}"));
+	ck_assert(strstr(text, "controller_runtime_terminal_reconcile_errors_total{controller=\"test-ctl\"} 0\n"));
+	ck_assert(strstr(text, "rest_client_request_duration_seconds_bucket{host=\"127.0.0.1:"));
+	ck_assert(strstr(text, "verb=\"PATCH\",le=\"0.005\"}"));
+	ck_assert(strstr(text, "peerop_informer_cache_objects{controller=\"test-ctl\",resource=\"httpservers.peerop.io\"} 1\n"));
+	ck_assert(strstr(text, "peerop_informer_cache_objects{controller=\"test-ctl\",resource=\"configmaps\"} 1\n"));
+	ck_assert(strstr(text, "peerop_informer_cache_bytes{controller=\"test-ctl\",resource=\"configmaps\"}"));
 
 	path = th_path(e->t->dir, "metrics.txt");
 	ck_assert_int_eq(th_write_str(path, text), 0);

@@ -145,6 +145,9 @@ PEEROP_EXTERN(int) peerop_informer_by_index(json_t **out, peerop_informer *inf, 
 /** The number of objects in the store. */
 PEEROP_EXTERN(size_t) peerop_informer_count(peerop_informer *inf);
 
+/** The bytes the stored objects take (their serialized JSON; indexes not counted). */
+PEEROP_EXTERN(size_t) peerop_informer_bytes(peerop_informer *inf);
+
 /** The informer's watch (for its stats), or NULL before start. Owned by the informer. */
 PEEROP_EXTERN(peerop_watch *) peerop_informer_watch(peerop_informer *inf);
 

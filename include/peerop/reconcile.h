@@ -288,9 +288,10 @@ PEEROP_EXTERN(void) peerop_controller_get_stats(peerop_controller *c, peerop_con
  * `controller_runtime_terminal_reconcile_errors_total`,
  * `controller_runtime_reconcile_time_seconds`,
  * `controller_runtime_active_workers`,
- * `controller_runtime_max_concurrent_reconciles`, and its queue's
- * `workqueue_depth`, `workqueue_adds_total`, `workqueue_retries_total`,
- * `workqueue_longest_running_processor_seconds` {name}.
+ * `controller_runtime_max_concurrent_reconciles`, its queue's
+ * (peerop_workqueue_collect_metrics()), and the size of each of its caches:
+ * `peerop_informer_cache_objects` and `peerop_informer_cache_bytes`
+ * {controller,resource}.
  */
 PEEROP_EXTERN(int) peerop_controller_collect_metrics(peerop_metrics_writer *w, void *controller);
 

@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <peerop/common.h>
+#include <peerop/metrics.h>
 
 PEEROP_BEGIN_DECL
 
@@ -120,6 +121,10 @@ PEEROP_EXTERN(void) peerop_workqueue_shutdown(peerop_workqueue *q);
  */
 PEEROP_EXTERN(int) peerop_workqueue_wait_idle(peerop_workqueue *q, int timeout_ms);
 
+/** Buckets of the queue's duration histograms: client-go's
+ *  ExponentialBuckets(1e-8, 10, 12), 10 ns to 1000 s. */
+#define PEEROP_WORKQUEUE_DURATION_BUCKETS 12
+
 /** Figures of a queue, for metrics. */
 typedef struct peerop_workqueue_stats {
 	size_t depth;                    /**< keys waiting to be handed out now */
@@ -133,10 +138,31 @@ typedef struct peerop_workqueue_stats {
 	double queue_wait_sum_s;
 	/** Sum of the seconds keys took between get and done. */
 	double work_sum_s;
+	/** Keys handed out so far (queue_wait observations). */
+	unsigned long long gets_total;
+	/** Keys marked done so far (work observations). */
+	unsigned long long dones_total;
+	/** Cumulative counts of queue waits <= 1e-8 * 10^i seconds. */
+	unsigned long long queue_wait_buckets[PEEROP_WORKQUEUE_DURATION_BUCKETS];
+	/** Cumulative counts of work durations <= 1e-8 * 10^i seconds. */
+	unsigned long long work_buckets[PEEROP_WORKQUEUE_DURATION_BUCKETS];
+	/** Seconds the keys processing now have been processing, summed. */
+	double unfinished_work_s;
 } peerop_workqueue_stats;
 
 /** Current figures. */
 PEEROP_EXTERN(void) peerop_workqueue_get_stats(peerop_workqueue *q, peerop_workqueue_stats *out);
+
+/**
+ * A metrics collector (peerop_metrics_collect_cb), payload the queue:
+ * client-go's workqueue metrics, labelled {name}: `workqueue_depth`,
+ * `workqueue_adds_total`, `workqueue_retries_total`,
+ * `workqueue_queue_duration_seconds` and `workqueue_work_duration_seconds`
+ * (histograms), `workqueue_unfinished_work_seconds`,
+ * `workqueue_longest_running_processor_seconds`. A controller's collector
+ * includes its queue's.
+ */
+PEEROP_EXTERN(int) peerop_workqueue_collect_metrics(peerop_metrics_writer *w, void *queue);
 
 /** The queue's name (never NULL). */
 PEEROP_EXTERN(const char *) peerop_workqueue_name(const peerop_workqueue *q);
