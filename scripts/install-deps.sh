@@ -19,7 +19,8 @@ tools_dir=${PEEROP_TOOLS_DIR:-$top/.tools}
 
 build_pkgs="gcc make autoconf automake libtool pkg-config ca-certificates curl unzip \
 libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev libmicrohttpd-dev libgnutls28-dev check"
-test_pkgs="openssl clang libclang-rt-14-dev prometheus iproute2 procps psmisc python3 man-db groff-base"
+test_pkgs="openssl clang libclang-rt-14-dev prometheus iproute2 procps psmisc python3 man-db groff-base \
+	python3-kubernetes python3-yaml"
 bench_pkgs="nginx-light wrk hyperfine gunicorn python3-flask valgrind"
 
 want_test=0; want_bench=0; want_tools=0

@@ -81,7 +81,7 @@ static size_t on_header(char *p, size_t s, size_t n, void *ud)
 {
 	dct_resp *r = ud;
 	size_t len = s * n;
-	char line[256];
+	char line[4096];
 	size_t m = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
 	memcpy(line, p, m);
 	line[m] = '\0';
@@ -91,6 +91,10 @@ static size_t on_header(char *p, size_t s, size_t n, void *ud)
 		snprintf(r->content_type, sizeof(r->content_type), "%.100s", line + 14);
 	if (!strncasecmp(line, "Retry-After: ", 13))
 		snprintf(r->retry_after, sizeof(r->retry_after), "%.20s", line + 13);
+	if (!strncasecmp(line, "Warning: ", 9)) {
+		size_t w = strlen(r->warnings);
+		snprintf(r->warnings + w, sizeof(r->warnings) - w, "%s%s", w ? "\n" : "", line + 9);
+	}
 	return len;
 }
 

@@ -38,6 +38,7 @@ typedef struct dct_resp {
 	json_t *json;       /* parsed body or NULL */
 	char content_type[128];
 	char retry_after[32];
+	char warnings[8192]; /* the Warning headers' values, one per line */
 } dct_resp;
 
 /* One request. body may be NULL; ctype NULL means application/json when

@@ -209,6 +209,8 @@ static bool admitted(const dc_req *rq, const dc_rtype *rt, json_t *obj, const js
 	const char *fv = dc_req_query(rq, "fieldValidation");
 	unsigned flags = (status_only ? DC_ADMIT_STATUS : 0) | (fv && !strcmp(fv, "Strict") ? DC_ADMIT_STRICT : 0);
 	json_t *st = rt->admit ? rt->admit(rt, obj, old, flags) : NULL;
+	if (!st && !status_only)
+		st = dc_psa_admit(rq->srv->store, rt, obj, old, rs);
 	if (!st)
 		return true;
 	dc_resp_status(rs, st);

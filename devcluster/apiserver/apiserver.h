@@ -415,6 +415,7 @@ typedef struct dc_resp {
 	size_t len;
 	const char *content_type; /* static */
 	int retry_after;          /* seconds, 0: none */
+	char *warnings;           /* Warning headers' texts, '\n'-separated (owned), or NULL */
 	void *stream;             /* struct MHD_Response * for streaming replies */
 } dc_resp;
 
@@ -430,6 +431,8 @@ void dc_resp_json(dc_resp *rs, int code, json_t *body);       /* steals body */
 void dc_resp_raw(dc_resp *rs, int code, char *body, size_t len); /* steals body */
 void dc_resp_error(dc_resp *rs, int code, const char *reason, const char *fmt, ...) PEEROP_FORMAT(4, 5);
 void dc_resp_status(dc_resp *rs, json_t *status);             /* steals */
+/* Add a Warning header (299 - "text") to the reply; kubectl prints them. */
+void dc_resp_warning(dc_resp *rs, const char *text);
 
 /* The resolved target of an API path. */
 typedef struct dc_target {
@@ -845,6 +848,12 @@ json_t *dc_rbac_rules_status(dc_store *s, const dc_user *u, const char *ns);
 /* Create the default cluster roles and bindings that are missing
  * (bootstrap policy). Lock held. */
 int dc_rbac_bootstrap(dc_store *s);
+
+/* ------------------------------------------------------------ psa.c */
+/* Pod Security admission of a Pod or a workload's pod template (lock
+ * held): a Status (403) when a Pod violates its namespace's enforce
+ * level, else NULL, with Warning headers added to rs. */
+json_t *dc_psa_admit(dc_store *s, const dc_rtype *rt, const json_t *obj, const json_t *old, dc_resp *rs);
 
 /* ------------------------------------------------------------ authz.c */
 /* The attributes of rq (strings point into rq or buf). */

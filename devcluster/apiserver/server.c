@@ -230,6 +230,26 @@ static enum MHD_Result queue(struct MHD_Connection *c, dc_resp *rs)
 		snprintf(ra, sizeof(ra), "%d", rs->retry_after);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
 	}
+	if (rs->warnings) {
+		/* RFC 7234 warn-text: a quoted string, \ and " escaped */
+		const char *p = rs->warnings;
+		while (*p) {
+			const char *end = strchr(p, '\n');
+			size_t n = end ? (size_t)(end - p) : strlen(p), i;
+			peerop__buf h = PEEROP__BUF_INIT;
+			peerop__buf_puts(&h, "299 - \"");
+			for (i = 0; i < n; i++) {
+				if (p[i] == '"' || p[i] == '\\')
+					peerop__buf_putc(&h, '\\');
+				peerop__buf_putc(&h, p[i]);
+			}
+			peerop__buf_putc(&h, '"');
+			if (h.ptr)
+				MHD_add_response_header(r, "Warning", h.ptr);
+			peerop__buf_dispose(&h);
+			p = end ? end + 1 : p + n;
+		}
+	}
 	ret = MHD_queue_response(c, (unsigned)rs->code, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -280,6 +300,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	peerop__debug("devcluster", "%s %s -> %d", method, url, rs.code);
 	ret = queue(c, &rs);
 	free(rs.body);
+	free(rs.warnings);
 	return ret;
 }
 

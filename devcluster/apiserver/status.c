@@ -137,3 +137,22 @@ void dc_resp_too_large_rv(dc_resp *rs, uint64_t want, uint64_t have)
 	rs->retry_after = 1;
 	dc_resp_status(rs, st);
 }
+
+void dc_resp_warning(dc_resp *rs, const char *text)
+{
+	size_t n = rs->warnings ? strlen(rs->warnings) : 0, m = strlen(text);
+	char *w, *p;
+	/* one line per warning: no line breaks inside one */
+	if (n > 64 * 1024)
+		return;
+	w = realloc(rs->warnings, n + m + 2);
+	if (!w)
+		return;
+	if (n)
+		w[n++] = '\n';
+	memcpy(w + n, text, m + 1);
+	for (p = w + n; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	rs->warnings = w;
+}

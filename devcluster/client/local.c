@@ -80,6 +80,7 @@ long dc_local(dc_server *srv, const char *agent, const char *method, const char 
 		peerop__debug("devcluster", "in-process %s %s -> %ld: %.*s", method, path, code,
 			(int)(rs.len > 300 ? 300 : rs.len), rs.body ? rs.body : "");
 	free(rs.body);
+	free(rs.warnings);
 	free(bodytext);
 	free(copy);
 	return code;
