@@ -90,6 +90,31 @@ if [ $want_tools = 1 ] && { [ ! -x "$tools_dir/bin/kubectl" ] || [ ! -x "$tools_
 	rm -rf "$tmp"
 	trap - EXIT
 fi
+# ---- @kubernetes/client-node, for the JavaScript client's tests ------------
+# From the npm registry with npm (which checks the packages' integrity), a
+# pinned version, into the tools dir; without npm those tests are skipped.
+js_client_ver=1.4.0
+js_dir="$tools_dir/node"
+if [ $want_test = 1 ] && [ "$(cat "$js_dir/.version" 2>/dev/null)" != "$js_client_ver" ]; then
+	if ! command -v npm >/dev/null 2>&1 && ! command -v node >/dev/null 2>&1; then
+		as_root apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends nodejs npm \
+			>>/tmp/peerop-apt.log 2>&1 || true
+	fi
+	if command -v npm >/dev/null 2>&1; then
+		echo "install-deps: fetching @kubernetes/client-node $js_client_ver"
+		mkdir -p "$js_dir"
+		npm install --no-audit --no-fund --loglevel=error --prefix "$js_dir" \
+			"@kubernetes/client-node@$js_client_ver" >/tmp/peerop-npm.log 2>&1 || {
+			tail -n 20 /tmp/peerop-npm.log >&2
+			echo "install-deps: npm install @kubernetes/client-node failed (log: /tmp/peerop-npm.log)" >&2
+			exit 1
+		}
+		echo "$js_client_ver" >"$js_dir/.version"
+	else
+		echo "install-deps: npm not found: the JavaScript client's tests will be skipped" >&2
+	fi
+fi
+
 if [ $want_tools = 1 ]; then
 	"$tools_dir/bin/kubectl" version --client >/dev/null 2>&1 || {
 		echo "install-deps: $tools_dir/bin/kubectl does not run" >&2; exit 1; }

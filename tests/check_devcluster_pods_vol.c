@@ -198,6 +198,15 @@ START_TEST(test_secret_emptydir_subpath_readonly_root)
 	ck_assert(str_has(pod_write(t, "vols", "/tmp/dctest-should-not-exist"), "Read-only file system"));
 	ck_assert_int_ne(access("/tmp/dctest-should-not-exist", F_OK), 0);
 	ck_assert_int_ne(access(base, F_OK), 0);
+	/* what the API server projects is read-only, readOnly or not */
+	snprintf(p4, sizeof(p4), "%s/secret/new", base);
+	ck_assert(str_has(pod_write(t, "vols", p4), "Read-only file system"));
+	snprintf(p4, sizeof(p4), "%s/info/new", base);
+	ck_assert(str_has(pod_write(t, "vols", p4), "Read-only file system"));
+	/* hostPath volumes are refused unless the server allows them */
+	pod(t, "host", NULL, "\"volumes\":[{\"name\":\"h\",\"hostPath\":{\"path\":\"/etc\"}}],");
+	ck_assert(TH_WAIT_UNTIL(dcp_pod_event(t, "host", "FailedMount", "--allow-host-path"), WAIT));
+	ck_assert(str_is(dcp_ctr(t, "host", "state.waiting.reason"), "ContainerCreating"));
 	stop_and_check(t);
 }
 END_TEST

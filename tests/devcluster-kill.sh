@@ -151,6 +151,28 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/ca.pem" -H "Authori
 	"$url/api/v1/namespaces") || fail "TLS request failed"
 [ "$code" = 200 ] || fail "TLS list: $code"
 if curl -s -o /dev/null "$url/version" 2>/dev/null; then fail "TLS accepted without the CA"; fi
+# client certificates of the server's CA: CN is the user, O the groups
+code=$(curl -s -o "$tmp/cc.json" -w '%{http_code}' --cacert "$tmp/ca.pem" -H "Authorization: Bearer $token" \
+	-X POST "$url/_devcluster/client-cert?user=alice&group=devs,ops")
+[ "$code" = 201 ] || fail "client-cert: $code"
+python3 -c 'import json,sys
+c=json.load(open(sys.argv[1]))
+open(sys.argv[2],"w").write(c["certificate"]); open(sys.argv[3],"w").write(c["key"])' "$tmp/cc.json" "$tmp/alice.crt" "$tmp/alice.key"
+whoami() { # whoami CURL_ARGS...: the SelfSubjectReview's user, as "name groups..."
+	curl -s --cacert "$tmp/ca.pem" "$@" -H 'Content-Type: application/json' -d '{}' \
+		"$url/apis/authentication.k8s.io/v1/selfsubjectreviews" | python3 -c 'import json,sys
+u=json.load(sys.stdin).get("status",{}).get("userInfo",{})
+print(u.get("username",""), " ".join(u.get("groups",[])))'
+}
+[ "$(whoami --cert "$tmp/alice.crt" --key "$tmp/alice.key")" = "alice devs ops system:authenticated" ] ||
+	fail "the client certificate is not alice: $(whoami --cert "$tmp/alice.crt" --key "$tmp/alice.key")"
+[ "$(whoami -H "Authorization: Bearer $token")" = "admin system:masters system:authenticated" ] || fail "the token is not admin"
+# a certificate of another CA is nobody's
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/O=system:masters/CN=mallory" \
+	-days 1 -keyout "$tmp/m.key" -out "$tmp/m.crt" >/dev/null 2>&1 || fail "openssl req"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/ca.pem" --cert "$tmp/m.crt" --key "$tmp/m.key" \
+	"$url/api/v1/namespaces")
+[ "$code" = 401 ] || fail "a foreign certificate got $code"
 mode=$(stat -c %a "$tmp/kc")
 [ "$mode" = 600 ] || fail "kubeconfig mode $mode"
 kill -TERM "$pid"

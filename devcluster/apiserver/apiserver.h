@@ -713,8 +713,13 @@ typedef struct dc_tls {
 	char *ca_pem;
 	char *cert_pem;
 	char *key_pem;
+	char *ca_key_pem;         /* signs client certificates */
 } dc_tls;
 int dc_tls_generate(dc_tls *out, const char *extra_ip);
+/* A client certificate (CN = user, O = each group; clientAuth) and its key
+ * signed by the CA, valid for a year. 0 and two malloc'd PEMs. */
+int dc_tls_client_cert(const dc_tls *t, const char *user, const char *const *groups, size_t ngroups,
+	char **cert_pem, char **key_pem);
 void dc_tls_dispose(dc_tls *t);
 
 /* ------------------------------------------------------------ server.c */

@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <gnutls/gnutls.h>
 #include <openssl/crypto.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 void dc_user_dispose(dc_user *u)
 {
@@ -243,21 +246,80 @@ oom:
 	return 500;
 }
 
+/* The user of a client certificate signed by this server's CA (GnuTLS,
+ * under libmicrohttpd, verified it against MHD_OPTION_HTTPS_MEM_TRUST):
+ * CN is the user, each O a group. false without a valid one. */
+static bool cert_user(dc_server *srv, dc_req *rq, dc_user *u)
+{
+	const union MHD_ConnectionInfo *ci;
+	const gnutls_datum_t *peers;
+	unsigned n = 0, status = 0;
+	const unsigned char *der;
+	X509 *x;
+	X509_NAME *name;
+	int i;
+	bool ok = false;
+	if (!srv->opts.tls || !rq->conn)
+		return false;
+	ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (!ci || !ci->tls_session)
+		return false;
+	peers = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
+	if (!peers || n == 0)
+		return false;
+	if (gnutls_certificate_verify_peers2((gnutls_session_t)ci->tls_session, &status) != 0 || status != 0)
+		return false;
+	der = peers[0].data;
+	x = d2i_X509(NULL, &der, (long)peers[0].size);
+	if (!x)
+		return false;
+	/* a client certificate: clientAuth, if it says what it is for */
+	if ((X509_get_extension_flags(x) & EXFLAG_XKUSAGE) && !(X509_get_extended_key_usage(x) & XKU_SSL_CLIENT))
+		goto out;
+	name = X509_get_subject_name(x);
+	memset(u, 0, sizeof(*u));
+	for (i = 0; i < X509_NAME_entry_count(name); i++) {
+		X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+		int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+		unsigned char *utf8 = NULL;
+		if ((nid != NID_commonName && nid != NID_organizationName) ||
+		    ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e)) < 0)
+			continue;
+		if (nid == NID_commonName) {
+			free(u->name);
+			u->name = strdup((char *)utf8);
+		} else {
+			dc_user_add_group(u, (char *)utf8);
+		}
+		OPENSSL_free(utf8);
+	}
+	ok = u->name && *u->name && dc_user_add_group(u, "system:authenticated") == 0;
+	if (!ok)
+		dc_user_dispose(u);
+out:
+	X509_free(x);
+	return ok;
+}
+
 int dc_authenticate(dc_server *srv, dc_req *rq, dc_resp *rs, dc_user *u)
 {
 	const char *h = dc_req_header(rq, "Authorization");
 	imp m;
 	memset(u, 0, sizeof(*u));
-	if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
-		unauthorized(rs);
-		return 401;
-	}
-	h += 7;
-	while (*h == ' ')
-		h++;
-	if (!*h || dc_authn_token(srv, h, NULL, u, NULL) != 0) {
-		unauthorized(rs);
-		return 401;
+	/* as the real server's union authenticator: a client certificate
+	 * first, then a bearer token */
+	if (!cert_user(srv, rq, u)) {
+		if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+			unauthorized(rs);
+			return 401;
+		}
+		h += 7;
+		while (*h == ' ')
+			h++;
+		if (!*h || dc_authn_token(srv, h, NULL, u, NULL) != 0) {
+			unauthorized(rs);
+			return 401;
+		}
 	}
 	memset(&m, 0, sizeof(m));
 	if (rq->conn)

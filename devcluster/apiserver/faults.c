@@ -19,6 +19,8 @@
  */
 #include "apiserver.h"
 
+#include <openssl/crypto.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,7 +144,27 @@ void dc_faults_handle(dc_req *rq, dc_resp *rs)
 		dc_resp_error(rs, 405, "MethodNotAllowed", "admin endpoints take POST (GET /_devcluster/status)");
 		return;
 	}
-	if (!strcmp(what, "close-watches")) {
+	if (!strcmp(what, "client-cert")) {
+		/* ?user=NAME&group=G1,G2: a client certificate (CN=NAME, O=each
+		 * group) signed by this server's CA, and its key */
+		const char *user = dc_req_query(rq, "user"), *gq = dc_req_query(rq, "group");
+		const char *groups[32];
+		char *gcopy = gq ? strdup(gq) : NULL, *save = NULL, *g, *cert = NULL, *key = NULL;
+		size_t ng = 0;
+		for (g = gcopy ? strtok_r(gcopy, ",", &save) : NULL; g && ng < 32; g = strtok_r(NULL, ",", &save))
+			groups[ng++] = g;
+		if (!user || !*user || strlen(user) > 256) {
+			dc_resp_error(rs, 400, "BadRequest", "client-cert needs user=NAME (and group=G1,G2...)");
+		} else if (dc_tls_client_cert(&srv->tls, user, groups, ng, &cert, &key) != 0) {
+			dc_resp_error(rs, 400, "BadRequest", "%s", peerop_error_last()->message);
+		} else {
+			dc_resp_json(rs, 201, json_pack("{s:s,s:s}", "certificate", cert, "key", key));
+			OPENSSL_cleanse(key, strlen(key));
+		}
+		free(cert);
+		free(key);
+		free(gcopy);
+	} else if (!strcmp(what, "close-watches")) {
 		dc_faults_close_watches(srv->store);
 		ok(rs, 200, "watches closed");
 	} else if (!strcmp(what, "fail")) {

@@ -434,6 +434,8 @@ static int start_daemon(dc_server *srv)
 			{ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, srv },
 			{ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls.key_pem },
 			{ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls.cert_pem },
+			/* ask for (never require) client certificates of this CA */
+			{ MHD_OPTION_HTTPS_MEM_TRUST, 0, srv->tls.ca_pem },
 			{ MHD_OPTION_END, 0, NULL },
 		};
 		if (!srv->opts.tls)

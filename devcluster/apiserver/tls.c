@@ -42,6 +42,12 @@ static int write_key(BIO *b, void *k)
 	return PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
 }
 
+static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value);
+
+/* kind: 1 a CA, 0 a serving certificate, 2 a client certificate */
+static X509 *make_cert_o(EVP_PKEY *key, const char *cn, const char *const *orgs, size_t norgs, X509 *issuer,
+	EVP_PKEY *issuer_key, int kind, const char *san);
+
 static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 {
 	X509V3_CTX ctx;
@@ -59,6 +65,14 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, bool ca,
 	const char *san)
 {
+	return make_cert_o(key, cn, NULL, 0, issuer, issuer_key, ca ? 1 : 0, san);
+}
+
+static X509 *make_cert_o(EVP_PKEY *key, const char *cn, const char *const *orgs, size_t norgs, X509 *issuer,
+	EVP_PKEY *issuer_key, int kind, const char *san)
+{
+	bool ca = kind == 1;
+	size_t oi;
 	X509 *x = X509_new();
 	X509_NAME *name;
 	unsigned char serial[16];
@@ -76,12 +90,20 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
 	X509_gmtime_adj(X509_getm_notAfter(x), 365L * 24 * 3600);
 	X509_set_pubkey(x, key);
 	name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	for (oi = 0; oi < norgs; oi++)
+		X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)orgs[oi], -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
 	X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
 	if (ca) {
 		if (add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE") ||
 		    add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") ||
 		    add_ext(x, x, NID_subject_key_identifier, "hash"))
+			goto fail;
+	} else if (kind == 2) {
+		if (add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE") ||
+		    add_ext(x, issuer, NID_key_usage, "critical,digitalSignature,keyEncipherment") ||
+		    add_ext(x, issuer, NID_ext_key_usage, "clientAuth") ||
+		    add_ext(x, issuer, NID_authority_key_identifier, "keyid:always"))
 			goto fail;
 	} else {
 		if (add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE") ||
@@ -119,7 +141,8 @@ int dc_tls_generate(dc_tls *out, const char *extra_ip)
 	out->ca_pem = pem_of(write_cert, ca);
 	out->cert_pem = pem_of(write_cert, cert);
 	out->key_pem = pem_of(write_key, key);
-	if (out->ca_pem && out->cert_pem && out->key_pem)
+	out->ca_key_pem = pem_of(write_key, ca_key);
+	if (out->ca_pem && out->cert_pem && out->key_pem && out->ca_key_pem)
 		rc = 0;
 	else
 		dc_tls_dispose(out);
@@ -143,5 +166,49 @@ void dc_tls_dispose(dc_tls *t)
 		free(t->key_pem);
 	}
 	free(t->cert_pem);
+	if (t->ca_key_pem) {
+		OPENSSL_cleanse(t->ca_key_pem, strlen(t->ca_key_pem));
+		free(t->ca_key_pem);
+	}
 	memset(t, 0, sizeof(*t));
+}
+
+int dc_tls_client_cert(const dc_tls *t, const char *user, const char *const *groups, size_t ngroups,
+	char **cert_pem, char **key_pem)
+{
+	BIO *b;
+	EVP_PKEY *ca_key = NULL, *key = NULL;
+	X509 *ca = NULL, *cert = NULL;
+	int rc = PEEROP_ETLS;
+	*cert_pem = *key_pem = NULL;
+	if (!t->ca_pem || !t->ca_key_pem)
+		return peerop__error_set(PEEROP_EINVAL, "no CA: the server runs without TLS");
+	if ((b = BIO_new_mem_buf(t->ca_pem, -1))) {
+		ca = PEM_read_bio_X509(b, NULL, NULL, NULL);
+		BIO_free(b);
+	}
+	if ((b = BIO_new_mem_buf(t->ca_key_pem, -1))) {
+		ca_key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+		BIO_free(b);
+	}
+	key = EVP_EC_gen("P-256");
+	if (ca && ca_key && key)
+		cert = make_cert_o(key, user, groups, ngroups, ca, ca_key, 2, NULL);
+	if (cert) {
+		*cert_pem = pem_of(write_cert, cert);
+		*key_pem = pem_of(write_key, key);
+		if (*cert_pem && *key_pem)
+			rc = 0;
+	}
+	if (rc) {
+		free(*cert_pem);
+		free(*key_pem);
+		*cert_pem = *key_pem = NULL;
+		peerop__error_set(PEEROP_ETLS, "cannot make the client certificate");
+	}
+	X509_free(ca);
+	X509_free(cert);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(key);
+	return rc;
 }

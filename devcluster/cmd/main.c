@@ -46,6 +46,8 @@ static void usage(FILE *f)
 "                             exactly; without, it matches every tag. An\n"
 "                             unmapped image leaves the pod in ErrImagePull\n"
 "  --node-name NAME           the node's name (default devcluster)\n"
+"  --allow-host-path          run pods with hostPath volumes (refused by default:\n"
+"                             they are this machine's own files)\n"
 "  --restart-backoff SECS     first restart back-off of a crashing container\n"
 "                             (default 10, as the kubelet; doubles up to 300)\n"
 "  --log-level LEVEL          trace, debug, info, warn or error (default info)\n"
@@ -119,6 +121,7 @@ int main(int argc, char **argv)
 		{ "run-pods", no_argument, NULL, 'R' },
 		{ "image", required_argument, NULL, 'i' },
 		{ "node-name", required_argument, NULL, 'N' },
+		{ "allow-host-path", no_argument, NULL, 'Y' },
 		{ "restart-backoff", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -213,6 +216,9 @@ int main(int argc, char **argv)
 		}
 		case 'N':
 			co.node.node_name = optarg;
+			break;
+		case 'Y':
+			co.node.allow_host_path = true;
 			break;
 		case 'B':
 			if (!parse_uint(optarg, 300, &v) || v == 0) {

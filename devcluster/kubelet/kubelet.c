@@ -382,6 +382,7 @@ int dc_kubelet_start(dc_kubelet **out, dc_server *srv, const dc_kubelet_options 
 	k->node = strdup(opts->node_name && *opts->node_name ? opts->node_name : "devcluster");
 	k->backoff_initial = opts->restart_backoff_s ? opts->restart_backoff_s : 10;
 	k->images = opts->images;
+	k->allow_host_path = opts->allow_host_path;
 	k->ipam = dc_ipam_new();
 	pthread_mutex_init(&k->mu, NULL);
 	if (srv->opts.data_dir) {

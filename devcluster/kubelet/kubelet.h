@@ -41,6 +41,8 @@ typedef struct dc_kubelet_options {
 	                               * borrowed: must outlive the kubelet */
 	const char *node_name;        /* NULL: "devcluster" */
 	unsigned restart_backoff_s;   /* the first restart back-off (0: 10; doubles up to 300) */
+	bool allow_host_path;         /* run pods with hostPath volumes (refused by default:
+	                               * they are this machine's files, and the kubelet is root) */
 } dc_kubelet_options;
 int dc_kubelet_start(dc_kubelet **out, dc_server *srv, const dc_kubelet_options *opts);
 /* Stop every pod's processes (SIGTERM, their grace period, SIGKILL) and
@@ -98,6 +100,8 @@ typedef struct kl_mount {
 	char *target;           /* absolute path in the container */
 	bool readonly;
 	bool file;              /* a file (subPath to a file), not a directory */
+	char *root;             /* with a subPath: the volume's real path, which the
+	                         * source must still be inside when it is mounted */
 } kl_mount;
 typedef struct kl_fs {
 	kl_mount *mounts;
@@ -259,6 +263,7 @@ struct dc_kubelet {
 	bool temp_root;
 	bool namespaces;          /* running as root: mount/PID/UTS namespaces */
 	unsigned backoff_initial;
+	bool allow_host_path;
 	const char *const *images; /* dc_kubelet_options.images */
 	dc_ipam *ipam;
 	dc_follow *f;

@@ -178,6 +178,8 @@ int kl_sa_volume(kl_pod *p, char *err, size_t errsize)
 void kl_fs_dispose(kl_fs *fs)
 {
 	size_t i;
+	for (i = 0; fs->mounts && i <= fs->nmounts; i++)
+		free(fs->mounts[i].root);
 	for (i = 0; i < fs->nmounts; i++) {
 		free(fs->mounts[i].source);
 		free(fs->mounts[i].target);
@@ -197,6 +199,21 @@ static int depth_cmp(const void *a, const void *b)
 	for (s = y->target; *s; s++)
 		dy += *s == '/';
 	return dx < dy ? -1 : dx > dy ? 1 : strcmp(x->target, y->target);
+}
+
+/* Is volume name of the pod a ConfigMap, Secret, downwardAPI or projected
+ * one (always mounted read-only)? */
+static bool projected_kind(const json_t *pod, const char *name)
+{
+	static const char *const kinds[] = { "configMap", "secret", "downwardAPI", "projected" };
+	const json_t *v;
+	size_t i, j;
+	json_array_foreach(dc_json_path(pod, "spec.volumes"), i, v)
+		if (json_is_string(json_object_get(v, "name")) && !strcmp(json_string_value(json_object_get(v, "name")), name))
+			for (j = 0; j < PEEROP__ARRAY_SIZE(kinds); j++)
+				if (json_object_get(v, kinds[j]))
+					return true;
+	return false;
 }
 
 /* The container's mounts; false with a waiting reason. */
@@ -293,7 +310,10 @@ bool kl_build_fs(kl_pod *p, kl_ctr *c, kl_fs *fs)
 		}
 		km->source = strdup(real);
 		km->target = strdup(path);
-		km->readonly = json_is_true(json_object_get(m, "readOnly"));
+		if (sub && *sub && !(km->root = strdup(realvol)))
+			goto oom;
+		/* as the kubelet does: what the API server projects is read-only */
+		km->readonly = json_is_true(json_object_get(m, "readOnly")) || projected_kind(p->pod, name);
 		km->file = !S_ISDIR(st.st_mode);
 		fs->nmounts++;
 		if (!km->source || !km->target)

@@ -346,8 +346,36 @@ int kl_fs_setup(const kl_fs *fs, char *err, size_t errsize)
 		const kl_mount *m = &fs->mounts[i];
 		if (ensure(fs->scratch, m->target, m->file, err, errsize) != 0)
 			return -1;
-		if (mount(m->source, m->target, NULL, MS_BIND | MS_REC, NULL) != 0)
+		if (m->root) {
+			/* a subPath: what is mounted is the very object checked to be
+			 * inside the volume (opened without following a last symlink,
+			 * its real path read back from the descriptor), so a symlink
+			 * swapped in since the check cannot lead out of it */
+			char fdpath[32], real[PATH_MAX];
+			size_t rn = strlen(m->root);
+			ssize_t n;
+			int fd = open(m->source, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0)
+				return seterr(err, errsize, "open the subPath", m->source);
+			snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+			n = readlink(fdpath, real, sizeof(real) - 1);
+			if (n >= 0)
+				real[n] = '\0';
+			if (n < 0 || (size_t)n < rn || memcmp(real, m->root, rn) != 0 || (real[rn] != '/' && real[rn] != '\0')) {
+				close(fd);
+				snprintf(err, errsize, "subPath %s leads out of its volume", m->source);
+				return -1;
+			}
+			if (mount(fdpath, m->target, NULL, MS_BIND | MS_REC, NULL) != 0) {
+				int e = errno;
+				close(fd);
+				errno = e;
+				return seterr(err, errsize, "bind-mount the volume on", m->target);
+			}
+			close(fd);
+		} else if (mount(m->source, m->target, NULL, MS_BIND | MS_REC, NULL) != 0) {
 			return seterr(err, errsize, "bind-mount the volume on", m->target);
+		}
 		if (m->readonly && mount(NULL, m->target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
 			NULL) != 0)
 			return seterr(err, errsize, "remount read-only", m->target);

@@ -466,6 +466,16 @@ static void sync_volumes(kl_pod *p)
 	for (i = 0; i < p->nctrs; i++)
 		sa |= kl_sa_mount(p, &p->ctrs[i]);
 	p->token_refresh = 0;
+	if (!p->k->allow_host_path) {
+		const json_t *vol;
+		json_array_foreach(dc_json_path(p->pod, "spec.volumes"), i, vol)
+			if (json_object_get(vol, "hostPath")) {
+				snprintf(err, sizeof(err), "MountVolume.SetUp failed for volume \"%s\" : hostPath volumes are "
+					"refused: they are this machine's own files (start peerop-devcluster with "
+					"--allow-host-path to allow them)", dc_json_str(vol, "name") ? dc_json_str(vol, "name") : "");
+				goto failed;
+			}
+	}
 	if (kl_volumes_sync_tokens(p->k->srv, p->pod, p->dir, &vt, err, sizeof(err)) == 0 &&
 	    (!sa || kl_sa_volume(p, err, sizeof(err)) == 0)) {
 		p->volumes_ok = true;
@@ -474,6 +484,7 @@ static void sync_volumes(kl_pod *p)
 			p->token_refresh = vt;
 		return;
 	}
+failed:
 	p->volume_retry = now_ms() + VOLUME_RETRY_MS;
 	if (strcmp(err, p->volume_err)) {
 		snprintf(p->volume_err, sizeof(p->volume_err), "%s", err);
