@@ -69,6 +69,8 @@ struct peerop_leader {
 	uint64_t observed_ms;         /* when its spec was last seen to change */
 	int last_rc;                  /* outcome of the previous attempt (log changes only) */
 	int vanished;                 /* the Lease, held by another, was found deleted */
+	int raced;                    /* a write of ours lost to another's (AlreadyExists,
+	                               * Conflict) since the Lease was last read */
 };
 
 static int stopped(const peerop_leader *l)
@@ -160,6 +162,7 @@ static void observe_lease(peerop_leader *l, json_t *lease)
 	json_decref(l->lease);
 	l->lease = lease;
 	l->vanished = 0;
+	l->raced = 0;
 }
 
 static void forget_lease(peerop_leader *l)
@@ -205,6 +208,8 @@ static int write_lease(peerop_leader *l, const json_t *base, json_t *spec, uint6
 	json_decref(obj);
 	if (rc == 0)
 		observe_lease(l, stored);
+	else if (rc == PEEROP_EEXISTS || rc == PEEROP_ECONFLICT)
+		l->raced = 1; /* someone else wrote it just now: see create() */
 	return rc;
 }
 
@@ -234,26 +239,40 @@ static uint64_t record_ms(const peerop_leader *l, const peerop__leader_record *r
 /* The Lease is not there: create it. But if it was last seen held by
  * another, its deletion is a change of the record like any other: that
  * holder may still be leading (it learns at its next renewal), so its
- * lease is waited out first. */
+ * lease is waited out first. The same holds when a write of ours lost a
+ * race since the last read (l->raced): someone else wrote the Lease then,
+ * and may lead, though we never saw its record. Its duration is unknown:
+ * ours is waited (the record we hold is not theirs). Without this, a
+ * candidate that lost the race to create the Lease, and then found it gone
+ * (an API server that lost its data), created it at once while the winner
+ * still led. */
 static int create(peerop_leader *l, uint64_t deadline_ms, uint64_t *sent_ms)
 {
 	peerop__leader_record rec;
-	int rc;
+	uint64_t wait_ms = 0;
+	int held, rc;
 
 	peerop__leader_record_read(&rec, l->lease);
-	if (l->lease && rec.state != PEEROP__LEADER_FREE && !is_me(l, &rec)) {
+	held = l->lease && rec.state != PEEROP__LEADER_FREE && !is_me(l, &rec);
+	if (held)
+		wait_ms = record_ms(l, &rec);
+	if (l->raced && wait_ms < (uint64_t)l->wire_s * 1000u)
+		wait_ms = (uint64_t)l->wire_s * 1000u;
+	if (held || l->raced) {
 		if (!l->vanished) {
+			const char *who = held ? (rec.holder ? rec.holder : "an unreadable holder") :
+				"a candidate that won a race against this one";
 			l->vanished = 1;
 			l->observed_ms = now_ms();
-			log_event(l, PEEROP_LOG_INFO, rec.holder, "lease %s: deleted while held by %s: "
-				"waiting %lld s before creating it", l->desc,
-				rec.holder ? rec.holder : "an unreadable holder", (long long)(record_ms(l, &rec) / 1000));
+			log_event(l, PEEROP_LOG_INFO, held ? rec.holder : NULL, "lease %s: deleted while held by %s: "
+				"waiting %lld s before creating it", l->desc, who, (long long)(wait_ms / 1000));
 		}
-		if (now_ms() - l->observed_ms < record_ms(l, &rec))
+		if (now_ms() - l->observed_ms < wait_ms)
 			return 0;
 	}
 	forget_lease(l);
 	l->vanished = 0;
+	l->raced = 0;
 	if ((rc = may_call(l, deadline_ms)) < 0)
 		return rc;
 	rc = write_lease(l, NULL, my_spec(l, NULL, 0), sent_ms);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "watchhelp.h"
+#include "kube_testhelp.h"
 #include "leader_internal.h"
 
 static const peerop_kube_resource LEASES = { "coordination.k8s.io", "v1", "leases", 1 };
@@ -43,6 +44,7 @@ static char events[8192];    /* "S0 T0 S1 ": started/stopped by index, in order 
 static int violations;
 static char first_violation[512];
 static env *E;
+static peerop_kube_client *CL;  /* the client candidates use: E's, or a scripted server's */
 
 static void violation(const char *fmt, ...)
 {
@@ -152,7 +154,7 @@ static void start_cand(int i, const char *id, const char *lease, unsigned lease_
 	o.on_stopped_leading = on_stopped;
 	o.on_new_leader = on_new_leader;
 	o.payload = c;
-	ck_assert_msg(peerop_leader_start(&l, E->client, &o) == 0, "%s", peerop_error_last()->message);
+	ck_assert_msg(peerop_leader_start(&l, CL, &o) == 0, "%s", peerop_error_last()->message);
 	ck_assert_str_eq(peerop_leader_identity(l), id);
 	__atomic_store_n(&c->l, l, __ATOMIC_RELEASE);
 }
@@ -257,10 +259,11 @@ static void setup(bool data)
 	events[0] = '\0';
 	violations = 0;
 	E = env_start(NULL, data);
+	CL = E->client;
 }
 
 /* Stop every candidate (so no callback reads a freed handle), then free. */
-static void teardown(void)
+static void stop_all(void)
 {
 	int i;
 	for (i = 0; i < MAXC; i++)
@@ -271,8 +274,14 @@ static void teardown(void)
 		peerop_leader_free(l);
 	}
 	ck_assert_msg(violations == 0, "%d violations; first: %s", violations, first_violation);
+}
+
+static void teardown(void)
+{
+	stop_all();
 	env_stop(E);
 	E = NULL;
+	CL = NULL;
 }
 
 static const char *trace_of(int i)
@@ -301,6 +310,175 @@ static void put_raw_lease(const char *name, const char *spec_json)
 	dct_resp_free(&r);
 	peerop__buf_dispose(&b);
 }
+
+/* ---- races the local control plane cannot be made to lose on cue ---------- */
+
+/* One Lease "race" in default, served by a kt_server; a race lost is
+ * scripted: the next create answers AlreadyExists, or the next replace
+ * answers Conflict and deletes the Lease, as if another candidate had just
+ * written it and the API server had then lost its data. */
+typedef struct script {
+	pthread_mutex_t mu;
+	json_t *lease;
+	long long rv;
+	int lose_create, lose_replace;
+	uint64_t raced_ms;     /* when the lost race was answered */
+	uint64_t created_ms;   /* when the last create succeeded */
+	int creates;
+} script;
+
+static char *status_body(int code, const char *reason)
+{
+	json_t *st = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion", "v1",
+		"status", "Failure", "reason", reason, "message", reason, "code", code);
+	char *s = json_dumps(st, JSON_COMPACT);
+	json_decref(st);
+	return s;
+}
+
+static void reply(kt_resp *resp, int code, const char *reason, const json_t *obj)
+{
+	resp->status = code;
+	resp->body = obj ? json_dumps(obj, JSON_COMPACT) : status_body(code, reason);
+}
+
+static void stamp(script *sc, json_t *obj)
+{
+	char rv[32];
+	snprintf(rv, sizeof(rv), "%lld", ++sc->rv);
+	json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion", json_string(rv));
+	json_decref(sc->lease);
+	sc->lease = json_incref(obj);
+}
+
+static void script_handler(const kt_req *req, kt_resp *resp, void *arg)
+{
+	static const char *coll = "/apis/coordination.k8s.io/v1/namespaces/default/leases";
+	script *sc = arg;
+	json_t *body = req->body_len ? json_loadb(req->body, req->body_len, 0, NULL) : NULL;
+	int one = !strcmp(req->path, "/apis/coordination.k8s.io/v1/namespaces/default/leases/race");
+
+	pthread_mutex_lock(&sc->mu);
+	if (one && !strcmp(req->method, "GET")) {
+		reply(resp, sc->lease ? 200 : 404, "NotFound", sc->lease);
+	} else if (!strcmp(req->path, coll) && !strcmp(req->method, "POST") && json_is_object(body)) {
+		if (sc->lease || sc->lose_create) {
+			if (sc->lose_create) {
+				sc->lose_create = 0;
+				sc->raced_ms = th_now_ms();
+			}
+			reply(resp, 409, "AlreadyExists", NULL);
+		} else {
+			stamp(sc, body);
+			sc->created_ms = th_now_ms();
+			sc->creates++;
+			reply(resp, 201, NULL, sc->lease);
+		}
+	} else if (one && !strcmp(req->method, "PUT") && json_is_object(body)) {
+		const char *rv = json_string_value(json_object_get(json_object_get(body, "metadata"), "resourceVersion"));
+		char cur[32];
+		snprintf(cur, sizeof(cur), "%lld", sc->rv);
+		if (!sc->lease) {
+			reply(resp, 404, "NotFound", NULL);
+		} else if (sc->lose_replace || !rv || strcmp(rv, cur) != 0) {
+			if (sc->lose_replace) {
+				sc->lose_replace = 0;
+				sc->raced_ms = th_now_ms();
+				json_decref(sc->lease);
+				sc->lease = NULL;
+			}
+			reply(resp, 409, "Conflict", NULL);
+		} else {
+			stamp(sc, body);
+			reply(resp, 200, NULL, sc->lease);
+		}
+	} else {
+		reply(resp, 404, "NotFound", NULL);
+	}
+	pthread_mutex_unlock(&sc->mu);
+	json_decref(body);
+}
+
+static uint64_t script_get(script *sc, const uint64_t *field)
+{
+	uint64_t v;
+	pthread_mutex_lock(&sc->mu);
+	v = *field;
+	pthread_mutex_unlock(&sc->mu);
+	return v;
+}
+
+static int script_creates(script *sc)
+{
+	int v;
+	pthread_mutex_lock(&sc->mu);
+	v = sc->creates;
+	pthread_mutex_unlock(&sc->mu);
+	return v;
+}
+
+/* A candidate that lost a write to another's, and then finds the Lease
+ * gone, waits out a lease before creating it: the winner may be leading
+ * though this candidate never read its record. (This was check_leader's
+ * flake under load: the loser of the first create race found the Lease
+ * gone after the in-memory restart, created it at once and led beside
+ * the winner.) */
+START_TEST(test_lost_race_then_gone)
+{
+	script sc;
+	kt_server *srv;
+	char *dir, *path;
+	const char *pairs[] = { "URL", NULL, NULL };
+	peerop_kube_config_options co = PEEROP_KUBE_CONFIG_OPTIONS_INIT;
+	peerop_kube_config *cfg = NULL;
+	uint64_t raced;
+
+	memset(C, 0, sizeof(C));
+	events[0] = '\0';
+	violations = 0;
+	memset(&sc, 0, sizeof(sc));
+	pthread_mutex_init(&sc.mu, NULL);
+	sc.lose_create = 1;
+	srv = kt_server_start(NULL, NULL, NULL, script_handler, &sc);
+	dir = th_tmpdir();
+	pairs[1] = kt_server_url(srv);
+	path = kt_write_template(dir, "kubeconfig", "current-context: t\nclusters:\n- name: c\n  cluster:\n"
+		"    server: @URL@\nusers:\n- name: u\n  user:\n    token: abc\ncontexts:\n- name: t\n"
+		"  context: {cluster: c, user: u, namespace: default}\n", pairs);
+	co.kubeconfig = path;
+	ck_assert_msg(peerop_kube_config_load(&cfg, &co) == 0, "%s", peerop_error_last()->message);
+	ck_assert_msg(peerop_kube_client_new(&CL, cfg, NULL) == 0, "%s", peerop_error_last()->message);
+	peerop_kube_config_free(cfg);
+
+	/* the create race: lost, then the Lease is not there */
+	start_cand(0, "loser", "race", 3000, 1500, 300, 0);
+	ck_assert(TH_WAIT_UNTIL(is_leader(0), 30000));
+	raced = script_get(&sc, &sc.raced_ms);
+	ck_assert_uint_gt(raced, 0);
+	ck_assert_msg(C[0].started_ms >= raced + 3000, "created %lld ms after losing the race",
+		(long long)C[0].started_ms - (long long)raced);
+
+	/* a replace lost while leading, then the Lease is not there */
+	pthread_mutex_lock(&sc.mu);
+	sc.lose_replace = 1;
+	pthread_mutex_unlock(&sc.mu);
+	ck_assert(TH_WAIT_UNTIL(get_int(&C[0].stopped) >= 1, 30000));
+	ck_assert(TH_WAIT_UNTIL(script_creates(&sc) >= 2, 30000));
+	raced = script_get(&sc, &sc.raced_ms);
+	ck_assert_msg(script_get(&sc, &sc.created_ms) >= raced + 3000, "created %lld ms after losing the race",
+		(long long)script_get(&sc, &sc.created_ms) - (long long)raced);
+	ck_assert(TH_WAIT_UNTIL(is_leader(0), 30000));
+
+	stop_all();
+	peerop_kube_client_free(CL);
+	CL = NULL;
+	kt_server_stop(srv);
+	json_decref(sc.lease);
+	pthread_mutex_destroy(&sc.mu);
+	free(path);
+	th_tmpdir_remove(dir);
+}
+END_TEST
 
 /* ---- the record, alone ------------------------------------------------------ */
 
@@ -899,6 +1077,7 @@ Suite *suite(void)
 	tcase_add_test(tc, test_api_hangs);
 	tcase_add_test(tc, test_restart_persisted);
 	tcase_add_test(tc, test_restart_in_memory);
+	tcase_add_test(tc, test_lost_race_then_gone);
 	tcase_add_test(tc, test_is_leader_while_blocked);
 	tcase_add_test(tc, test_deleted_lease);
 	tcase_add_test(tc, test_clock_skew);
