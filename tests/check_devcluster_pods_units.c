@@ -10,7 +10,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -217,6 +220,9 @@ START_TEST(test_ipam_shared)
 	setenv("PEEROP_DEVCLUSTER_IPS_DIR", dir, 1);
 	a = dc_ipam_new();
 	b = dc_ipam_new();
+	/* exact addresses: not skipping what others on this machine listen on */
+	dc_ipam_skip_listened(a, false);
+	dc_ipam_skip_listened(b, false);
 	ck_assert_int_eq(dc_ipam_get(a, "uid-1", NULL, a1), 0);
 	ck_assert_str_eq(a1, "127.0.0.2");
 	ck_assert_int_eq(dc_ipam_get(a, "uid-1", NULL, again), 0);
@@ -243,10 +249,31 @@ START_TEST(test_ipam_shared)
 	/* a server gone (freed) frees its addresses */
 	dc_ipam_free(b);
 	b = dc_ipam_new();
+	dc_ipam_skip_listened(b, false);
 	ck_assert_int_eq(dc_ipam_get(b, "uid-z", NULL, b1), 0);
 	ck_assert_str_eq(b1, "127.0.0.2");
 	dc_ipam_free(a);
 	dc_ipam_free(b);
+	/* a new address something listens on (a process a dead server left
+	 * behind) is skipped; a wanted one is not (it may be the pod's own
+	 * previous process, still dying) */
+	{
+		struct sockaddr_in sa;
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(fd, 0);
+		memset(&sa, 0, sizeof(sa));
+		sa.sin_family = AF_INET;
+		sa.sin_addr.s_addr = htonl(0x7f000002u);
+		ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		ck_assert_int_eq(listen(fd, 1), 0);
+		a = dc_ipam_new();
+		ck_assert_int_eq(dc_ipam_get(a, "uid-l", NULL, a1), 0);
+		ck_assert_str_ne(a1, "127.0.0.2");
+		ck_assert_int_eq(dc_ipam_get(a, "uid-w", "127.0.0.2", a2), 0);
+		ck_assert_str_eq(a2, "127.0.0.2");
+		dc_ipam_free(a);
+		close(fd);
+	}
 	unsetenv("PEEROP_DEVCLUSTER_IPS_DIR");
 	th_tmpdir_remove(dir);
 }

@@ -86,6 +86,11 @@ fi
 pod='{"metadata":{"name":"family"},"spec":{"terminationGracePeriodSeconds":2,"containers":[{"name":"sh",'
 pod="$pod"'"image":"shell","command":["sh","-c","sleep '"$marker"' & sleep '"$marker"' & wait"]}]}}'
 
+# and one running as another user: changing credentials clears the
+# parent-death signal, which the container must set again
+other='{"metadata":{"name":"other-user"},"spec":{"terminationGracePeriodSeconds":2,"securityContext":{"runAsUser":65532,"runAsGroup":65532},"containers":[{"name":"sh",'
+other="$other"'"image":"shell","command":["sleep","'"$marker"'"]}]}}'
+
 # without root, processes a container starts are not in a PID namespace
 # of their own and may outlive a kill -9 (README: Running pods)
 [ "$(id -u)" = 0 ] || { echo "not root: skipped"; exit 77; }
@@ -96,6 +101,9 @@ start --data-dir "$tmp/data"
 poll 60 pod_running family || fail "the pod does not run"
 poll 60 has_procs 3 || fail "expected 3 processes, found $(nprocs)"
 ip1=$(pod_field family 'o["status"]["podIP"]')
+[ "$(api POST /api/v1/namespaces/default/pods "$other")" = 201 ] || fail "create pod: $(cat "$tmp/out")"
+poll 60 pod_running other-user || fail "the pod of another user does not run"
+poll 60 has_procs 4 || fail "expected 4 processes, found $(nprocs)"
 kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 pid=
@@ -103,7 +111,7 @@ poll 30 no_procs || fail "processes survived kill -9 of the server: $(procs_pids
 
 # ---- a restart with the data dir runs the pod again, on its address
 start --data-dir "$tmp/data"
-poll 60 has_procs 3 || fail "the pod did not run again after the restart ($(nprocs) processes)"
+poll 60 has_procs 4 || fail "the pods did not run again after the restart ($(nprocs) processes)"
 poll 60 pod_running family || fail "the pod is not Running after the restart"
 [ "$(pod_field family 'o["status"]["podIP"]')" = "$ip1" ] || fail "the pod changed its IP"
 

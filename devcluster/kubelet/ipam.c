@@ -12,7 +12,10 @@
  * address is only taken with an flock on a file named after it in a
  * directory every server shares ($PEEROP_DEVCLUSTER_IPS_DIR, else
  * /tmp/peerop-devcluster-ips). The kernel drops the lock when its holder
- * exits, even by kill -9, so no address stays taken by a dead server. */
+ * exits, even by kill -9, so no address stays taken by a dead server.
+ * A new address on which something listens (a process a dead server left
+ * behind, or anything else on the machine) is skipped too: its pod could
+ * not bind its port, or would be mistaken for the stranger. */
 #include "kubelet.h"
 
 #include <arpa/inet.h>
@@ -33,6 +36,7 @@ struct dc_ipam {
 	peerop__map by_owner;   /* uid -> malloc'd "127.x.y.z" */
 	peerop__map by_ip;      /* "127.x.y.z" -> the locked descriptor + 2 (never NULL) */
 	char *dir;          /* the shared lock directory, or NULL (no locks) */
+	bool skip_listened;
 };
 
 /* Lock ip machine-wide: the descriptor holding the lock, -2 when another
@@ -63,6 +67,7 @@ dc_ipam *dc_ipam_new(void)
 	if (!a)
 		return NULL;
 	pthread_mutex_init(&a->mu, NULL);
+	a->skip_listened = true;
 	{
 		const char *d = getenv("PEEROP_DEVCLUSTER_IPS_DIR");
 		a->dir = strdup(d && *d ? d : "/tmp/peerop-devcluster-ips");
@@ -108,6 +113,44 @@ void dc_ipam_free(dc_ipam *a)
 	free(a);
 }
 
+/* The IPv4 addresses with a listening TCP socket (host order), from
+ * /proc/net/tcp; *n receives their count. NULL when none or unreadable. */
+static uint32_t *listening(size_t *n)
+{
+	FILE *f = fopen("/proc/net/tcp", "re");
+	uint32_t *v = NULL;
+	size_t cap = 0;
+	char line[512];
+
+	*n = 0;
+	if (!f)
+		return NULL;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned int addr, port, st;
+		if (sscanf(line, " %*u: %8X:%4X %*8X:%*4X %2X", &addr, &port, &st) != 3 || st != 0x0A)
+			continue;
+		if (*n == cap) {
+			uint32_t *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+			if (!nv)
+				break;
+			v = nv;
+		}
+		/* printed as the in-memory (network order) word read as a native int */
+		v[(*n)++] = ntohl((uint32_t)addr);
+	}
+	fclose(f);
+	return v;
+}
+
+static bool in_list(const uint32_t *v, size_t n, uint32_t ip)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		if (v[i] == ip)
+			return true;
+	return false;
+}
+
 static void fmt_ip(uint32_t v, char out[16])
 {
 	snprintf(out, 16, "%u.%u.%u.%u", v >> 24, (v >> 16) & 255u, (v >> 8) & 255u, v & 255u);
@@ -145,7 +188,8 @@ int dc_ipam_get(dc_ipam *a, const char *owner, const char *want, char out[16])
 {
 	const char *have;
 	struct in_addr in;
-	uint32_t v;
+	uint32_t v, *busy;
+	size_t nbusy;
 	char buf[16];
 	int rc = PEEROP_ENOMEM;
 
@@ -156,6 +200,8 @@ int dc_ipam_get(dc_ipam *a, const char *owner, const char *want, char out[16])
 		pthread_mutex_unlock(&a->mu);
 		return 0;
 	}
+	/* (the wanted address is not checked: what listens there may be the
+	 * pod's own previous process, still dying) */
 	if (want && inet_pton(AF_INET, want, &in) == 1 && usable(ntohl(in.s_addr))) {
 		fmt_ip(ntohl(in.s_addr), buf);
 		if (!peerop__map_get(&a->by_ip, buf) && take(a, owner, buf) == 0) {
@@ -164,12 +210,13 @@ int dc_ipam_get(dc_ipam *a, const char *owner, const char *want, char out[16])
 			return 0;
 		}
 	}
+	busy = a->skip_listened ? listening(&nbusy) : (nbusy = 0, NULL);
 	/* from the start every time: another server may have released one */
 	for (v = FIRST; v <= LAST; v++) {
 		if (!usable(v))
 			continue;
 		fmt_ip(v, buf);
-		if (peerop__map_get(&a->by_ip, buf))
+		if (peerop__map_get(&a->by_ip, buf) || in_list(busy, nbusy, v))
 			continue;
 		rc = take(a, owner, buf);
 		if (rc == 1) {
@@ -181,7 +228,15 @@ int dc_ipam_get(dc_ipam *a, const char *owner, const char *want, char out[16])
 		break;
 	}
 	pthread_mutex_unlock(&a->mu);
+	free(busy);
 	return rc;
+}
+
+void dc_ipam_skip_listened(dc_ipam *a, bool on)
+{
+	pthread_mutex_lock(&a->mu);
+	a->skip_listened = on;
+	pthread_mutex_unlock(&a->mu);
 }
 
 void dc_ipam_release(dc_ipam *a, const char *owner)

@@ -63,6 +63,9 @@ void dc_ipam_free(dc_ipam *a);
  * 0, or PEEROP_ENOMEM when 127.0.0.0/8 is exhausted. */
 int dc_ipam_get(dc_ipam *a, const char *owner, const char *want, char out[16]);
 void dc_ipam_release(dc_ipam *a, const char *owner);
+/* Skip addresses something listens on (the default); off for tests that
+ * expect exact addresses on a machine others share. */
+void dc_ipam_skip_listened(dc_ipam *a, bool on);
 
 /* ------------------------------------------------------------ kubelet_env.c */
 /* What a container runs: argv and envp (NULL-terminated, malloc'd), its

@@ -168,6 +168,21 @@ static void container_main(const kl_spawn *sp, int out, int errfd, int status)
 			exec_errno(status, "setuid", NULL, errno);
 			_exit(127);
 		}
+		/* A change of credentials clears the parent-death signal
+		 * (prctl(2)): without this, a container running as another
+		 * user outlived a kill -9 of peerop-devcluster and kept its
+		 * pod's address and port. Set it again, then check that the
+		 * shim did not die meanwhile (its end of the exec pipe would
+		 * be closed). */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		{
+			struct pollfd pf;
+			pf.fd = status;
+			pf.events = POLLOUT;
+			pf.revents = 0;
+			if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLERR | POLLHUP)))
+				_exit(127);
+		}
 	}
 	execve(ex->argv[0], ex->argv, ex->envp);
 	exec_failed(status, ex->argv[0], errno);
