@@ -131,6 +131,17 @@ int peerop__read_file(char **out, size_t *out_len, const char *path, size_t limi
 		return peerop__error_set(e == ENOENT ? PEEROP_ENOENT : PEEROP_EIO,
 			"%s: %s", path, strerror(e));
 	}
+	{
+		/* Size the buffer from the file's size up front: files read here
+		 * hold secrets (kubeconfigs, tokens), and every realloc while
+		 * growing would leave a copy behind in freed memory. */
+		struct stat st;
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size <= limit &&
+		    peerop__buf_grow(&b, (size_t)st.st_size + 16384) < 0) {
+			close(fd);
+			return peerop__error_set(PEEROP_ENOMEM, "%s: out of memory", path);
+		}
+	}
 	for (;;) {
 		ssize_t n;
 		int rc = peerop__buf_grow(&b, 16384);

@@ -675,9 +675,16 @@ int peerop_controller_stop(peerop_controller *c)
 	first = !c->stopping;
 	c->stopping = 1;
 	pthread_cond_broadcast(&c->cond);
+	if (!first) {
+		/* another stop is under way: wait for it, so that this one too
+		 * returns only once no reconcile runs */
+		while (!c->stop_done)
+			pthread_cond_wait(&c->cond, &c->lock);
+		rc = c->stop_rc;
+		pthread_mutex_unlock(&c->lock);
+		return rc;
+	}
 	pthread_mutex_unlock(&c->lock);
-	if (!first)
-		return c->stop_rc;
 	/* intake first: no key is handed out any more; then let reconciles in
 	 * flight finish, while the caches still serve their reads */
 	peerop_workqueue_shutdown(c->queue);
@@ -693,7 +700,11 @@ int peerop_controller_stop(peerop_controller *c)
 	}
 	for (i = 0; i < c->ncaches; i++)
 		peerop_informer_stop(c->caches[i]->inf);
+	pthread_mutex_lock(&c->lock);
 	c->stop_rc = rc;
+	c->stop_done = 1;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
 

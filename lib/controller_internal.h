@@ -35,6 +35,7 @@ struct peerop_controller {
 	pthread_mutex_t lock;              /* guards what follows */
 	pthread_cond_t cond;
 	int started, stopping, synced, stop_rc;
+	int stop_done;                     /* the first stop has finished */
 	size_t nsynced;
 	char *primary_kind;                /* learned from the primaries */
 	int primary_kind_set;

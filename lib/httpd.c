@@ -77,6 +77,11 @@ PEEROP_EXTERN(int) peerop_httpd_new(peerop_httpd **out, const peerop_httpd_optio
 	h->timeout_s = opts->connection_timeout_s ? opts->connection_timeout_s : 10;
 	h->header_limit = opts->header_limit ? opts->header_limit : 16384;
 	h->body_limit = opts->body_limit ? opts->body_limit : 65536;
+	h->per_ip_limit = opts->per_ip_connection_limit ? opts->per_ip_connection_limit :
+		(h->connection_limit > 1 ? h->connection_limit / 2 : 1);
+	h->header_timeout_ms = opts->header_timeout_ms ? opts->header_timeout_ms : 10000;
+	pthread_mutex_init(&h->conn_lock, NULL);
+	peerop__cond_init_monotonic(&h->watch_cond);
 	*out = h;
 	return 0;
 }
@@ -241,6 +246,7 @@ PEEROP_EXTERN(int) peerop_httpd_start(peerop_httpd *h)
 			{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, h },
 			{ MHD_OPTION_LISTEN_SOCKET, h->lsock, NULL },
 			{ MHD_OPTION_CONNECTION_LIMIT, h->connection_limit, NULL },
+			{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->per_ip_limit, NULL },
 			{ MHD_OPTION_CONNECTION_TIMEOUT, h->timeout_s, NULL },
 			{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, h->header_limit, NULL },
 			{ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)peerop__httpd_on_uri, h },
@@ -258,6 +264,13 @@ PEEROP_EXTERN(int) peerop_httpd_start(peerop_httpd *h)
 		destroy_responses(h);
 		return peerop__error_set(PEEROP_ERROR, "httpd: libmicrohttpd could not start on %s:%u",
 			h->host[0] ? h->host : "*", h->port);
+	}
+	if ((rc = peerop__httpd_watchdog_start(h)) != 0) {
+		MHD_stop_daemon(h->daemon);
+		h->daemon = NULL;
+		h->lsock = -1; /* MHD closed it */
+		destroy_responses(h);
+		return rc;
 	}
 	peerop__info("httpd", "Listening on %s%s%s:%u as %s", strchr(h->host, ':') ? "[" : "",
 		h->host[0] ? h->host : "*", strchr(h->host, ':') ? "]" : "", h->port, h->identity);
@@ -301,6 +314,7 @@ PEEROP_EXTERN(int) peerop_httpd_stop(peerop_httpd *h, unsigned int grace_ms)
 	}
 	MHD_stop_daemon(h->daemon);
 	h->daemon = NULL;
+	peerop__httpd_watchdog_stop(h);
 	h->stopped = 1;
 	destroy_responses(h);
 	peerop__info("httpd", "Stopped serving on port %u", h->port);
@@ -321,5 +335,7 @@ PEEROP_EXTERN(void) peerop_httpd_free(peerop_httpd *h)
 	free(h->collectors);
 	free(h->identity);
 	free(h->host);
+	pthread_mutex_destroy(&h->conn_lock);
+	pthread_cond_destroy(&h->watch_cond);
 	free(h);
 }

@@ -8,6 +8,7 @@
 #include "peer_internal.h"
 
 #include <microhttpd.h>
+#include <pthread.h>
 
 typedef struct peerop__httpd_route {
 	char *path;
@@ -25,11 +26,21 @@ typedef struct peerop__httpd_collector {
 #define PEEROP__HTTPD_CODES 9
 extern const unsigned int peerop__httpd_codes[PEEROP__HTTPD_CODES];
 
+typedef struct peerop__httpd_conn peerop__httpd_conn;
+
 struct peerop_httpd {
 	char *host;                 /* "" for the wildcard */
 	unsigned int port_wanted, port;
 	char *identity;
 	unsigned int threads, connection_limit, timeout_s, header_limit, body_limit;
+	unsigned int per_ip_limit, header_timeout_ms;
+	/* the header deadline (httpd_deadline.c) */
+	pthread_mutex_t conn_lock;
+	pthread_cond_t watch_cond;
+	peerop__httpd_conn *conns;  /* open connections, guarded by conn_lock */
+	pthread_t watchdog;
+	int watch_started, watch_stop;
+	unsigned long long header_timeouts;  /* atomic */
 	peerop__httpd_route *routes;
 	size_t nroutes;
 	peerop__httpd_collector *collectors;
@@ -61,5 +72,15 @@ void peerop__httpd_on_completed(void *cls, struct MHD_Connection *c, void **con_
 	enum MHD_RequestTerminationCode toe);
 void peerop__httpd_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
 	enum MHD_ConnectionNotificationCode toe);
+
+/* The header deadline (httpd_deadline.c): from the connection callbacks,
+ * the first call of a request and its completion; the watchdog thread runs
+ * between start and stop. */
+void peerop__httpd_conn_started(peerop_httpd *h, struct MHD_Connection *c, void **socket_context);
+void peerop__httpd_conn_closed(peerop_httpd *h, void **socket_context);
+void peerop__httpd_conn_headers_in(struct MHD_Connection *c);
+void peerop__httpd_conn_request_done(peerop_httpd *h, struct MHD_Connection *c);
+int peerop__httpd_watchdog_start(peerop_httpd *h);
+void peerop__httpd_watchdog_stop(peerop_httpd *h);
 
 #endif /* PEEROP_HTTPD_INTERNAL_H */

@@ -66,8 +66,8 @@ void peerop__httpd_on_completed(void *cls, struct MHD_Connection *c, void **con_
 	enum MHD_RequestTerminationCode toe)
 {
 	peerop_httpd *h = cls;
-	PEEROP__UNUSED(c);
 	PEEROP__UNUSED(toe);
+	peerop__httpd_conn_request_done(h, c);
 	if (!*con_cls)
 		return;
 	if (*con_cls != &in_flight_marker && *con_cls != &headers_marker)
@@ -80,12 +80,12 @@ void peerop__httpd_on_connection(void *cls, struct MHD_Connection *c, void **soc
 	enum MHD_ConnectionNotificationCode toe)
 {
 	peerop_httpd *h = cls;
-	PEEROP__UNUSED(c);
-	PEEROP__UNUSED(socket_context);
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		__atomic_add_fetch(&h->connections, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&h->connections_total, 1, __ATOMIC_RELAXED);
+		peerop__httpd_conn_started(h, c, socket_context);
 	} else {
+		peerop__httpd_conn_closed(h, socket_context);
 		__atomic_sub_fetch(&h->connections, 1, __ATOMIC_RELAXED);
 	}
 }
@@ -286,6 +286,7 @@ enum MHD_Result peerop__httpd_on_request(void *cls, struct MHD_Connection *c, co
 	 * connection (it cannot know the request was read whole), so only
 	 * prepare; keep-alive needs the answer on a later call. */
 	if (*con_cls == &in_flight_marker || !*con_cls) {
+		peerop__httpd_conn_headers_in(c);
 		if (!*con_cls)
 			__atomic_add_fetch(&h->in_flight, 1, __ATOMIC_ACQ_REL);
 		*con_cls = &headers_marker;

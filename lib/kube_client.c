@@ -254,6 +254,11 @@ int peerop__kube_easy_setup(void *easy, peerop_kube_client *c, const char *metho
 			rc = add_header(&h, ct.ptr);
 		peerop__buf_dispose(&ct);
 	}
+	if (rc == 0 && cred->token && peerop__kube_token_bad(cred->token)) {
+		/* refused where tokens are read; this is the last line */
+		peerop__kube_headers_free(h);
+		return peerop__error_set(PEEROP_EAUTH, "%s %s: the token holds a control character", method, url);
+	}
 	if (rc == 0 && cred->token) {
 		peerop__buf auth = PEEROP__BUF_INIT;
 		rc = peerop__buf_printf(&auth, "Authorization: Bearer %s", cred->token);
@@ -351,11 +356,34 @@ static const char *default_reason(long status)
 	}
 }
 
+/* Copy msg into b (cleared first) with every occurrence of token replaced
+ * by [REDACTED]. The scan moves forward past each replacement, so neither a
+ * token shorter than the replacement nor one found inside it can make it
+ * grow or loop. */
+static int redact(peerop__buf *b, const char *msg, const char *token)
+{
+	size_t tl = token ? strlen(token) : 0;
+	const char *p = msg, *hit;
+	int rc = 0;
+
+	peerop__buf_clear(b);
+	while (rc == 0 && tl && (hit = strstr(p, token)) != NULL) {
+		rc = peerop__buf_put(b, p, (size_t)(hit - p));
+		if (rc == 0)
+			rc = peerop__buf_puts(b, "[REDACTED]");
+		p = hit + tl;
+	}
+	if (rc == 0)
+		rc = peerop__buf_puts(b, p);
+	return rc;
+}
+
 int peerop__kube_set_http_error(long status, const char *body, size_t len,
-	const char *method, const char *url)
+	const char *method, const char *url, const char *token)
 {
 	json_t *st = body && len ? json_loadb(body, len, 0, NULL) : NULL;
 	const char *reason = NULL, *message = NULL;
+	peerop__buf rb = PEEROP__BUF_INIT, mb = PEEROP__BUF_INIT;
 	int rc;
 
 	if (json_is_object(st) && json_is_string(json_object_get(st, "kind")) &&
@@ -366,13 +394,23 @@ int peerop__kube_set_http_error(long status, const char *body, size_t len,
 	if (!reason || !*reason)
 		reason = default_reason(status);
 	rc = peerop__kube_status_code(status, reason);
-	if (message)
-		peerop__error_set_http(rc, (int)status, reason, "%s %s: %ld %s: %.1500s", method, url,
-			status, reason, message);
-	else
+	/* A reflecting proxy may quote the token: cut it out of the whole text
+	 * before anything truncates it (a cut token would leak its start). */
+	if (redact(&rb, reason, token) < 0 || (message && redact(&mb, message, token) < 0)) {
+		rc = peerop__error_set_http(rc, (int)status, "", "%s %s: HTTP %ld (out of memory reading its Status)",
+			method, url, status);
+	} else if (message) {
+		peerop__error_set_http(rc, (int)status, rb.ptr, "%s %s: %ld %.100s: %.1500s", method, url,
+			status, rb.ptr, mb.ptr);
+	} else {
 		/* Not a Status: say so, but never quote the body. */
-		peerop__error_set_http(rc, (int)status, reason, "%s %s: HTTP %ld%s%s (%zu-byte body, not a Status)",
-			method, url, status, *reason ? " " : "", reason, len);
+		peerop__error_set_http(rc, (int)status, rb.ptr, "%s %s: HTTP %ld%s%.100s (%zu-byte body, not a Status)",
+			method, url, status, *rb.ptr ? " " : "", rb.ptr, len);
+	}
+	if (mb.ptr)
+		OPENSSL_cleanse(mb.ptr, mb.len);
+	peerop__buf_dispose(&rb);
+	peerop__buf_dispose(&mb);
 	json_decref(st);
 	return rc;
 }
@@ -433,34 +471,35 @@ int peerop__kube_set_curl_error(int curl_code, const char *method, const char *u
 		detail && *detail ? ": " : "", detail ? detail : "");
 }
 
-/* If a server message quotes the token (a reflecting proxy), cut it out. */
-static void redact_error(const char *token)
-{
-	const peerop_error *e = peerop_error_last();
-	char copy[2048], *p;
-	size_t tl;
-	if (!token || !*token || !strstr(e->message, token))
-		return;
-	snprintf(copy, sizeof(copy), "%s", e->message);
-	tl = strlen(token);
-	while ((p = strstr(copy, token)) != NULL) {
-		memmove(p + 10, p + tl, strlen(p + tl) + 1);
-		memcpy(p, "[REDACTED]", 10);
-	}
-	peerop__error_set_http(e->code, e->http_status, e->reason, "%s", copy);
-}
-
 /* ---- sending ------------------------------------------------------------- */
 
 typedef struct sink {
 	peerop__buf buf;
+	CURL *easy;
+	long status;       /* known once the body starts */
 	int too_large;
+	int error_cut;     /* an error body reached ERROR_BODY_MAX: the rest is not read */
 } sink;
 
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userp)
 {
 	sink *s = userp;
 	size_t n = size * nmemb;
+	if (s->status == 0)
+		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &s->status);
+	if (s->status < 200 || s->status > 299) {
+		/* An error reply only gives its Status: keep its start, and stop
+		 * reading there rather than take max_response_bytes of it. */
+		size_t room = s->buf.len < ERROR_BODY_MAX ? ERROR_BODY_MAX - s->buf.len : 0;
+		if (peerop__buf_put(&s->buf, ptr, n < room ? n : room) < 0) {
+			s->too_large = 1;
+			return 0;
+		}
+		if (n <= room)
+			return n;
+		s->error_cut = 1;
+		return 0; /* CURLE_WRITE_ERROR, forgiven below */
+	}
 	if (peerop__buf_put(&s->buf, ptr, n) < 0) {
 		s->too_large = 1;
 		return 0; /* CURLE_WRITE_ERROR */
@@ -548,6 +587,8 @@ int peerop__kube_call(json_t **out, peerop_kube_client *c, const peerop__kube_re
 		t0_us = peerop__now_us();
 		peerop__buf_clear(&s.buf);
 		s.too_large = 0;
+		s.error_cut = 0;
+		s.status = 0;
 		status = 0;
 		if ((rc = peerop__kube_cred_get(&cred, c->cfg, t0)) < 0) {
 			peerop__error_prefix("%s %s: ", r->method, url.ptr);
@@ -565,11 +606,14 @@ int peerop__kube_call(json_t **out, peerop_kube_client *c, const peerop__kube_re
 			curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->opts.request_timeout_ms);
 			curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 			curl_easy_setopt(e, CURLOPT_WRITEDATA, &s);
+			s.easy = e;
 			if (r->body) {
 				curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
 				curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
 			}
 			cc = curl_easy_perform(e);
+			if (cc == CURLE_WRITE_ERROR && s.error_cut)
+				cc = CURLE_OK; /* we stopped reading an error body */
 			curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 			curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &retry_after);
 			curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
@@ -607,8 +651,7 @@ int peerop__kube_call(json_t **out, peerop_kube_client *c, const peerop__kube_re
 			continue;
 		}
 		if (rc == 0 && (status < 200 || status > 299)) {
-			rc = peerop__kube_set_http_error(status, s.buf.ptr, s.buf.len, r->method, url.ptr);
-			redact_error(cred.token);
+			rc = peerop__kube_set_http_error(status, s.buf.ptr, s.buf.len, r->method, url.ptr, cred.token);
 		}
 		peerop__kube_cred_dispose(&cred);
 		break;

@@ -146,16 +146,26 @@ int peerop__kube_read_pem(peerop__kube_blob *out, const char *path, int is_key, 
 	return rc;
 }
 
+int peerop__kube_token_bad(const char *token)
+{
+	const unsigned char *p;
+	for (p = (const unsigned char *)token; p && *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 1;
+	return 0;
+}
+
 int peerop__kube_read_token(char **out, const char *path, size_t limit)
 {
 	char *data = NULL;
-	size_t len = 0, start = 0;
+	size_t len = 0, start = 0, orig_len;
 	int rc;
 
 	*out = NULL;
 	rc = peerop__read_file(&data, &len, path, limit);
 	if (rc < 0)
 		return rc;
+	orig_len = len;
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' ||
 			data[len - 1] == ' ' || data[len - 1] == '\t'))
 		len--;
@@ -168,7 +178,13 @@ int peerop__kube_read_token(char **out, const char *path, size_t limit)
 			start == len ? "token file is empty" : "token file holds several lines");
 	}
 	memmove(data, data + start, len - start);
+	/* what the move left behind the end is token too */
+	OPENSSL_cleanse(data + (len - start), orig_len - (len - start));
 	data[len - start] = '\0';
+	if (peerop__kube_token_bad(data)) {
+		peerop__secret_free(data);
+		return peerop__error_set(PEEROP_ECONFIG, "%s: the token holds a control character", path);
+	}
 	*out = data;
 	return 0;
 }
@@ -196,6 +212,7 @@ int peerop__kube_config_alloc(peerop_kube_config **out, const peerop_kube_config
 		return peerop__error_set(PEEROP_ENOMEM, "out of memory");
 	cfg->refs = 1;
 	pthread_mutex_init(&cfg->lock, NULL);
+	pthread_cond_init(&cfg->exec_cond, NULL);
 	cfg->token_reread_ms = opts && opts->token_reread_ms ? opts->token_reread_ms : 60000;
 	cfg->exec_timeout_ms = opts && opts->exec_timeout_ms ? opts->exec_timeout_ms : 60000;
 	cfg->max_file_size = opts && opts->max_file_size ? opts->max_file_size : DEFAULT_MAX_FILE;
@@ -228,6 +245,7 @@ PEEROP_EXTERN(void) peerop_kube_config_free(peerop_kube_config *cfg)
 	peerop__secret_free(cfg->token);
 	peerop__kube_exec_result_dispose(&cfg->exec_cred);
 	pthread_mutex_destroy(&cfg->lock);
+	pthread_cond_destroy(&cfg->exec_cond);
 	free(cfg);
 }
 

@@ -5,8 +5,8 @@
  * tokenFile) are re-read every token_reread_ms and after a 401, because
  * bound tokens rotate; a failed read keeps the last good token. Exec plugin
  * credentials are cached until their expirationTimestamp and re-run after a
- * 401. The config's lock serialises refreshes, so concurrent requests run a
- * plugin once, not once each.
+ * 401. Refreshes are serialised, so concurrent requests run a plugin once,
+ * not once each; the config's lock is not held while a plugin runs.
  */
 #include "kube_internal.h"
 
@@ -66,21 +66,44 @@ static void reread_token_locked(peerop_kube_config *cfg, uint64_t now_ms, cred_n
 	}
 }
 
-static int run_exec_locked(peerop_kube_config *cfg, cred_note *n)
+/* Run the exec plugin; called and returns with cfg->lock held, which is
+ * released while the plugin runs: it may take exec_timeout_ms, and every
+ * request of every client of this configuration takes the lock. A thread
+ * that finds a run under way waits for it and shares its outcome, so
+ * concurrent requests still run the plugin once, not once each. */
+static int run_exec(peerop_kube_config *cfg, cred_note *n)
 {
 	peerop__kube_exec_result r;
-	uint64_t t0 = peerop__now_ms();
-	int rc = peerop__kube_exec_run(&r, &cfg->exec, cfg->exec_cluster_info, cfg->exec_timeout_ms);
-	if (rc < 0)
-		return rc;
-	peerop__kube_exec_result_dispose(&cfg->exec_cred);
-	cfg->exec_cred = r;
-	cfg->exec_valid = 1;
-	cfg->token_stale = 0;
-	cfg->generation++;
-	note(n, PEEROP_LOG_DEBUG, "exec plugin %s: credential obtained in %llu ms", cfg->exec.command,
-		(unsigned long long)(peerop__now_ms() - t0));
-	return 0;
+	uint64_t t0;
+	int rc;
+
+	if (cfg->exec_running) {
+		unsigned int runs = cfg->exec_runs;
+		while (cfg->exec_runs == runs)
+			pthread_cond_wait(&cfg->exec_cond, &cfg->lock);
+		return cfg->exec_rc < 0 ? peerop__error_set(cfg->exec_rc, "%s", cfg->exec_err) : 0;
+	}
+	cfg->exec_running = 1;
+	pthread_mutex_unlock(&cfg->lock);
+	t0 = peerop__now_ms();
+	rc = peerop__kube_exec_run(&r, &cfg->exec, cfg->exec_cluster_info, cfg->exec_timeout_ms);
+	pthread_mutex_lock(&cfg->lock);
+	cfg->exec_running = 0;
+	cfg->exec_runs++;
+	cfg->exec_rc = rc;
+	if (rc < 0) {
+		snprintf(cfg->exec_err, sizeof(cfg->exec_err), "%s", peerop_error_last()->message);
+	} else {
+		peerop__kube_exec_result_dispose(&cfg->exec_cred);
+		cfg->exec_cred = r;
+		cfg->exec_valid = 1;
+		cfg->token_stale = 0;
+		cfg->generation++;
+		note(n, PEEROP_LOG_DEBUG, "exec plugin %s: credential obtained in %llu ms", cfg->exec.command,
+			(unsigned long long)(peerop__now_ms() - t0));
+	}
+	pthread_cond_broadcast(&cfg->exec_cond);
+	return rc;
 }
 
 int peerop__kube_cred_get_at(peerop__kube_cred *out, peerop_kube_config *cfg, uint64_t now_ms, long long wall_ms)
@@ -110,7 +133,7 @@ int peerop__kube_cred_get_at(peerop__kube_cred *out, peerop_kube_config *cfg, ui
 	case PEEROP__KUBE_AUTH_EXEC:
 		if (!cfg->exec_valid || cfg->token_stale ||
 		    (cfg->exec_cred.expiry_wall_ms && wall_ms >= cfg->exec_cred.expiry_wall_ms))
-			rc = run_exec_locked(cfg, &n);
+			rc = run_exec(cfg, &n);
 		if (rc == 0) {
 			token = cfg->exec_cred.token;
 			if (cfg->exec_cred.cert.data) {

@@ -209,6 +209,37 @@ static int collect(int out_fd, int err_fd, peerop__buf *out, peerop__buf *err, u
 	return 0;
 }
 
+/* Wait for the plugin to exit, until the deadline (PEEROP_ETIMEOUT). A
+ * child cannot be waited for with a timeout, so this polls: briefly at
+ * first (a plugin that closed its output is usually exiting), then every
+ * 10 ms. */
+static int wait_exit(pid_t pid, int *status, uint64_t deadline)
+{
+	unsigned int us = 100;
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return PEEROP_EIO;
+		if (peerop__now_ms() >= deadline)
+			return PEEROP_ETIMEOUT;
+		usleep(us);
+		if (us < 10000)
+			us *= 2;
+	}
+}
+
+/* Kill the plugin and its process group (what it started and left behind
+ * would otherwise hold our pipes or live on), and reap it. */
+static void kill_group(pid_t pid, int *status)
+{
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL); /* if it left the group */
+	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+		;
+}
+
 /* Same name before the '=' (entry is "NAME=value"). */
 static int same_name(const char *entry, const char *other)
 {
@@ -277,6 +308,10 @@ static int parse_credential(peerop__kube_exec_result *out, const char *data, siz
 	if (exp && peerop__parse_rfc3339(&out->expiry_wall_ms, exp) < 0) {
 		rc = peerop__error_set(PEEROP_EEXEC, "exec plugin %s: status.expirationTimestamp \"%.40s\" is not RFC 3339",
 			e->command, exp);
+		goto done;
+	}
+	if (token && peerop__kube_token_bad(token)) {
+		rc = peerop__error_set(PEEROP_EEXEC, "exec plugin %s: status.token holds a control character", e->command);
 		goto done;
 	}
 	if (token && *token && !(out->token = strdup(token))) {
@@ -360,7 +395,10 @@ int peerop__kube_exec_run(peerop__kube_exec_result *out, const peerop__kube_exec
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	/* Its own process group (pgid = its pid): what it starts is killed
+	 * with it when it overstays (kill_group). */
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 	spawn_rc = posix_spawnp(&pid, e->command, &fa, &attr, e->args, env);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
@@ -374,16 +412,18 @@ int peerop__kube_exec_run(peerop__kube_exec_result *out, const peerop__kube_exec
 		goto done;
 	}
 	rc = collect(out_pipe[0], err_pipe[0], &o, &er, t0 + timeout_ms);
+	/* It may close its output and go on running: the deadline holds for
+	 * its exit too. */
+	if (rc == 0)
+		rc = wait_exit(pid, &status, t0 + timeout_ms);
 	if (rc < 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
+		kill_group(pid, &status);
 		pid = -1;
 		rc = peerop__error_set(PEEROP_EEXEC, "exec plugin %s: %s", e->command,
-			rc == PEEROP_ETIMEOUT ? "timed out" : "output too large");
+			rc == PEEROP_ETIMEOUT ? "timed out" : rc == PEEROP_ETOOLARGE ? "output too large" :
+			"cannot read its output");
 		goto done;
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
 	pid = -1;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		/* The plugin's stderr explains the failure; its stdout may hold a
@@ -401,10 +441,8 @@ int peerop__kube_exec_run(peerop__kube_exec_result *out, const peerop__kube_exec
 	}
 	rc = parse_credential(out, o.ptr ? o.ptr : "", o.len, e);
 done:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-	}
+	if (pid > 0)
+		kill_group(pid, &status);
 	if (out_pipe[0] >= 0)
 		close(out_pipe[0]);
 	if (err_pipe[0] >= 0)

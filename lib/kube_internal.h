@@ -22,6 +22,10 @@ void peerop__kube_blob_dispose(peerop__kube_blob *b);
 int peerop__kube_blob_copy(peerop__kube_blob *dst, const peerop__kube_blob *src);
 /* Zero then free a string that held a secret. */
 void peerop__secret_free(char *s);
+/* Nonzero when a token holds a control character (bytes below 0x20, 0x7f):
+ * it goes into an HTTP header, where a line break would end the header or
+ * smuggle another. Such tokens are refused wherever they are read. */
+int peerop__kube_token_bad(const char *token);
 
 /* ---- YAML (kube_yaml.c) --------------------------------------------------
  * Parse the first YAML document of data into JSON: mappings become objects,
@@ -31,6 +35,11 @@ void peerop__secret_free(char *s);
  * error. An empty document gives an empty object. On error: PEEROP_ESYNTAX
  * with "NAME:LINE:COLUMN: problem" in the message. */
 int peerop__yaml_to_json(json_t **out, const char *data, size_t len, const char *name);
+/* The same, appending every string scalar made to strings (an array, or
+ * NULL), so that a caller can wipe the secrets among them when done:
+ * peerop__json_strings_wipe(strings) zeroes each string's bytes in place. */
+int peerop__yaml_to_json_ex(json_t **out, json_t *strings, const char *data, size_t len, const char *name);
+void peerop__json_strings_wipe(json_t *strings);
 
 /* ---- exec credential plugins (kube_exec.c) ------------------------------- */
 typedef struct peerop__kube_exec {
@@ -98,6 +107,13 @@ struct peerop_kube_config {
 	peerop__kube_exec_result exec_cred;
 	int exec_valid;
 	unsigned int generation;    /* bumped whenever the credential changes */
+	/* An exec plugin runs without the lock held (it may take exec_timeout_ms);
+	 * one thread runs it, the others wait on exec_cond for its outcome. */
+	pthread_cond_t exec_cond;
+	int exec_running;
+	unsigned int exec_runs;     /* runs finished */
+	int exec_rc;                /* outcome of the last run, and its message */
+	char exec_err[600];
 };
 
 /* A snapshot of the credential for one request; the copies are wiped. */
@@ -153,6 +169,11 @@ int peerop__kube_query_add(peerop__buf *b, const char *key, const char *value);
  * does not support sharing between concurrent threads); DNS and TLS
  * sessions are shared between them through a curl share handle. */
 #define PEEROP__KUBE_POOL_MAX 16
+/* Most pages one LIST may take (5 million objects at the default 500 a
+ * page): a server that hands out continue tokens forever ends with
+ * PEEROP_EPROTO rather than a list that never ends. A continue token that
+ * repeats the previous one is refused at once. */
+#define PEEROP__KUBE_MAX_PAGES 10000
 
 #define PEEROP__KUBE_COUNTS_MAX 64
 #define PEEROP__KUBE_VERBS 6          /* GET PUT POST PATCH DELETE other */
@@ -233,9 +254,11 @@ int peerop__kube_call(json_t **out, struct peerop_kube_client *c, const peerop__
 /* Map an HTTP status (and Status reason) to a PEEROP_E* code. */
 int peerop__kube_status_code(long http_status, const char *reason);
 /* Record the error of a non-2xx reply: parses a Status body if there is
- * one. Never copies the body verbatim (it might echo a credential). */
+ * one. Never copies the body verbatim (it might echo a credential), and
+ * replaces token (the request's bearer token, or NULL) wherever the
+ * Status quotes it. */
 int peerop__kube_set_http_error(long status, const char *body, size_t len,
-	const char *method, const char *url);
+	const char *method, const char *url, const char *token);
 /* Record the error of a failed transfer (a CURLcode). */
 int peerop__kube_set_curl_error(int curl_code, const char *method, const char *url, const char *detail);
 

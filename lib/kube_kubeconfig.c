@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 typedef struct merged {
@@ -22,6 +23,7 @@ typedef struct merged {
 	char *current;     /* current-context */
 	char *current_file;
 	peerop__buf files; /* "a, b" for messages */
+	json_t *strings;   /* every string read (tokens, keys among them): wiped at the end */
 } merged;
 
 /* A string field: NULL when absent or null; ECONFIG when of another type. */
@@ -91,7 +93,9 @@ static int merge_text(merged *m, const char *data, size_t len, const char *path)
 	const char *cur = NULL;
 	int rc;
 
-	rc = peerop__yaml_to_json(&root, data, len, path);
+	if (!m->strings && !(m->strings = json_array()))
+		return peerop__error_set(PEEROP_ENOMEM, "out of memory");
+	rc = peerop__yaml_to_json_ex(&root, m->strings, data, len, path);
 	if (rc < 0) {
 		peerop__error_prefix("kubeconfig ");
 		return rc;
@@ -146,6 +150,7 @@ static int merge_file(merged *m, const char *path, size_t limit, int *found)
 	}
 	*found = 1;
 	rc = merge_text(m, data, len, path);
+	OPENSSL_cleanse(data, len);
 	free(data);
 	return rc;
 }
@@ -289,6 +294,8 @@ static int load_user(peerop_kube_config *cfg, const json_t *rec, const char *nam
 		cfg->auth = PEEROP__KUBE_AUTH_EXEC;
 		return 0;
 	}
+	if (token && peerop__kube_token_bad(token))
+		return peerop__error_set(PEEROP_ECONFIG, "%s.token: holds a control character", where);
 	if (token && *token && !(cfg->token = strdup(token)))
 		return peerop__error_set(PEEROP_ENOMEM, "out of memory");
 	if (token_file && *token_file) {
@@ -397,6 +404,8 @@ static void merged_dispose(merged *m)
 	free(m->current);
 	free(m->current_file);
 	peerop__buf_dispose(&m->files);
+	peerop__json_strings_wipe(m->strings);
+	json_decref(m->strings);
 }
 
 PEEROP_EXTERN(int) peerop_kube_config_load(peerop_kube_config **out, const peerop_kube_config_options *opts)

@@ -213,6 +213,17 @@ PEEROP_EXTERN(int) peerop_kube_list(json_t **out, peerop_kube_client *c,
 				json_object_set(result, "metadata", meta);
 		}
 		next = json_string_value(json_object_get(meta, "continue"));
+		if (next && *next && ((cont && !strcmp(next, cont)) || pages >= PEEROP__KUBE_MAX_PAGES)) {
+			if (pages >= PEEROP__KUBE_MAX_PAGES)
+				rc = peerop__error_set(PEEROP_EPROTO, "GET %s: the list goes on past %d pages", base.ptr,
+					PEEROP__KUBE_MAX_PAGES);
+			else
+				rc = peerop__error_set(PEEROP_EPROTO, "GET %s: the server repeated the continue token "
+					"(a list that would never end)", base.ptr);
+			if (result != page)
+				json_decref(page);
+			break;
+		}
 		free(cont);
 		cont = next && *next ? strdup(next) : NULL;
 		if (result != page)

@@ -144,7 +144,7 @@ static int stream_once(peerop_kube_client *c, const char *url, const peerop__kub
 	} else if (rc == 0 && result != CURLE_OK) {
 		rc = peerop__kube_set_curl_error(result, "GET", url, errbuf);
 	} else if (rc == 0 && *status != 200) {
-		rc = peerop__kube_set_http_error(*status, s.err_body.ptr, s.err_body.len, "GET", url);
+		rc = peerop__kube_set_http_error(*status, s.err_body.ptr, s.err_body.len, "GET", url, cred->token);
 	}
 	peerop__debug("kube", "GET %s (stream) -> %ld after %llu ms: %s", url, *status,
 		(unsigned long long)(peerop__now_ms() - t0), rc ? peerop_error_name(rc) : "ended");

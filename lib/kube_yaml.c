@@ -6,20 +6,22 @@
  * lazily; here an anchor is registered only once its node is complete, so
  * aliases can only point backwards and share the finished json_t (jansson
  * values may have several parents). Depth and alias uses are bounded so a
- * hostile file cannot exhaust the stack or the CPU.
+ * hostile file cannot exhaust the stack or the CPU, and anchors are found
+ * in a hash map (a list made a file of many anchors and aliases quadratic).
+ *
+ * A kubeconfig holds secrets: what libyaml copied of the text (its input
+ * buffers, each scalar of each event) is wiped before it is freed, and a
+ * caller may collect every string made (peerop__yaml_to_json_ex) to wipe
+ * them when done with the tree.
  */
 #include "kube_internal.h"
 
 #include <string.h>
+#include <openssl/crypto.h>
 #include <yaml.h>
 
 #define YAML_MAX_DEPTH 64
 #define YAML_MAX_ALIASES 10000
-
-typedef struct anchor {
-	char *name;
-	json_t *value;
-} anchor;
 
 typedef struct frame {
 	json_t *node;      /* object or array being filled */
@@ -32,10 +34,10 @@ typedef struct yctx {
 	const char *name;
 	frame stack[YAML_MAX_DEPTH];
 	int depth;
-	anchor *anchors;
-	size_t nanchors;
+	peerop__map anchors;   /* name -> json_t * (a reference) */
 	size_t aliases;
 	json_t *root;
+	json_t *strings;       /* every string scalar made, or NULL: not collected */
 } yctx;
 
 static int syntax(const char *name, const yaml_mark_t *m, const char *what)
@@ -46,25 +48,13 @@ static int syntax(const char *name, const yaml_mark_t *m, const char *what)
 
 static int add_anchor(yctx *y, const char *name, json_t *value)
 {
-	anchor *na;
-	size_t i;
+	void *old = NULL;
 	/* YAML lets a later anchor reuse a name: the newest definition wins. */
-	for (i = 0; i < y->nanchors; i++) {
-		if (strcmp(y->anchors[i].name, name) == 0) {
-			json_decref(y->anchors[i].value);
-			y->anchors[i].value = json_incref(value);
-			return 0;
-		}
+	if (peerop__map_put(&y->anchors, name, json_incref(value), &old) < 0) {
+		json_decref(value);
+		return PEEROP_ENOMEM;
 	}
-	na = realloc(y->anchors, (y->nanchors + 1) * sizeof(*na));
-	if (!na)
-		return PEEROP_ENOMEM;
-	y->anchors = na;
-	na[y->nanchors].name = strdup(name);
-	if (!na[y->nanchors].name)
-		return PEEROP_ENOMEM;
-	na[y->nanchors].value = json_incref(value);
-	y->nanchors++;
+	json_decref(old);
 	return 0;
 }
 
@@ -147,7 +137,6 @@ static int on_event(yctx *y, const yaml_event_t *ev)
 {
 	const yaml_mark_t *m = &ev->start_mark;
 	json_t *v;
-	size_t i;
 	int rc;
 
 	switch (ev->type) {
@@ -158,6 +147,10 @@ static int on_event(yctx *y, const yaml_event_t *ev)
 			v = json_stringn((const char *)ev->data.scalar.value, ev->data.scalar.length);
 		if (!v)
 			return syntax(y->name, m, "scalar is not valid UTF-8 or holds a NUL byte");
+		if (y->strings && json_is_string(v) && json_array_append(y->strings, v)) {
+			json_decref(v);
+			return PEEROP_ENOMEM;
+		}
 		rc = ev->data.scalar.anchor ? add_anchor(y, (const char *)ev->data.scalar.anchor, v) : 0;
 		if (rc == 0)
 			rc = attach(y, v, m);
@@ -166,9 +159,8 @@ static int on_event(yctx *y, const yaml_event_t *ev)
 	case YAML_ALIAS_EVENT:
 		if (++y->aliases > YAML_MAX_ALIASES)
 			return syntax(y->name, m, "too many aliases");
-		for (i = 0; i < y->nanchors; i++)
-			if (strcmp(y->anchors[i].name, (const char *)ev->data.alias.anchor) == 0)
-				return attach(y, y->anchors[i].value, m);
+		if ((v = peerop__map_get(&y->anchors, (const char *)ev->data.alias.anchor)) != NULL)
+			return attach(y, v, m);
 		return syntax(y->name, m, "alias to an unknown or unfinished anchor");
 	case YAML_SEQUENCE_START_EVENT:
 		return push(y, json_array(), ev->data.sequence_start.anchor, m);
@@ -184,22 +176,51 @@ static int on_event(yctx *y, const yaml_event_t *ev)
 
 static void yctx_dispose(yctx *y)
 {
-	size_t i;
+	size_t pos = 0;
+	const char *name;
+	void *v;
 	while (y->depth > 0) {
 		frame *f = &y->stack[--y->depth];
 		json_decref(f->node);
 		free(f->key);
 		free(f->anchor);
 	}
-	for (i = 0; i < y->nanchors; i++) {
-		free(y->anchors[i].name);
-		json_decref(y->anchors[i].value);
-	}
-	free(y->anchors);
+	while (peerop__map_next(&y->anchors, &pos, &name, &v))
+		json_decref(v);
+	peerop__map_dispose(&y->anchors);
 	json_decref(y->root);
 }
 
+/* Wipe what libyaml holds of the text before it frees it. */
+static void wipe_parser(yaml_parser_t *p)
+{
+	if (p->raw_buffer.start)
+		OPENSSL_cleanse(p->raw_buffer.start, (size_t)(p->raw_buffer.end - p->raw_buffer.start));
+	if (p->buffer.start)
+		OPENSSL_cleanse(p->buffer.start, (size_t)(p->buffer.end - p->buffer.start));
+}
+
+static void wipe_event(yaml_event_t *ev)
+{
+	if (ev->type == YAML_SCALAR_EVENT && ev->data.scalar.value)
+		OPENSSL_cleanse(ev->data.scalar.value, ev->data.scalar.length);
+}
+
+void peerop__json_strings_wipe(json_t *strings)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(strings, i, v)
+		if (json_is_string(v))
+			OPENSSL_cleanse((void *)json_string_value(v), json_string_length(v));
+}
+
 int peerop__yaml_to_json(json_t **out, const char *data, size_t len, const char *name)
+{
+	return peerop__yaml_to_json_ex(out, NULL, data, len, name);
+}
+
+int peerop__yaml_to_json_ex(json_t **out, json_t *strings, const char *data, size_t len, const char *name)
 {
 	yaml_parser_t parser;
 	yaml_event_t ev;
@@ -209,6 +230,7 @@ int peerop__yaml_to_json(json_t **out, const char *data, size_t len, const char 
 	*out = NULL;
 	memset(&y, 0, sizeof(y));
 	y.name = name ? name : "yaml";
+	y.strings = strings;
 	if (!yaml_parser_initialize(&parser))
 		return peerop__error_set(PEEROP_ENOMEM, "%s: out of memory", y.name);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
@@ -226,8 +248,10 @@ int peerop__yaml_to_json(json_t **out, const char *data, size_t len, const char 
 			done = 1;
 		else
 			rc = on_event(&y, &ev);
+		wipe_event(&ev);
 		yaml_event_delete(&ev);
 	}
+	wipe_parser(&parser);
 	yaml_parser_delete(&parser);
 	if (rc == PEEROP_ENOMEM)
 		rc = peerop__error_set(PEEROP_ENOMEM, "%s: out of memory", y.name);

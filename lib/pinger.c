@@ -196,6 +196,7 @@ PEEROP_EXTERN(int) peerop_pinger_new(peerop_pinger **out, const peerop_pinger_op
 	if (!(p = calloc(1, sizeof(*p))))
 		return peerop__error_set(PEEROP_ENOMEM, "pinger: out of memory");
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->join_lock, NULL);
 	p->set = opts->peers;
 	p->interval_ms = opts->interval_ms ? opts->interval_ms : 60000;
 	p->timeout_ms = opts->timeout_ms ? opts->timeout_ms : 2000;
@@ -799,12 +800,19 @@ PEEROP_EXTERN(int) peerop_pinger_start(peerop_pinger *p)
 {
 	if (!p)
 		return peerop__error_set(PEEROP_EINVAL, "pinger start: no pinger");
-	if (p->started)
+	pthread_mutex_lock(&p->join_lock);
+	if (p->started && !p->joined) {
+		pthread_mutex_unlock(&p->join_lock);
 		return peerop__error_set(PEEROP_EINVAL, "pinger: started already");
+	}
 	__atomic_store_n(&p->stop, 0, __ATOMIC_RELEASE);
-	if (pthread_create(&p->thread, NULL, pinger_main, p) != 0)
+	if (pthread_create(&p->thread, NULL, pinger_main, p) != 0) {
+		pthread_mutex_unlock(&p->join_lock);
 		return peerop__error_set(PEEROP_ERROR, "pinger: cannot start a thread");
+	}
 	p->started = 1;
+	p->joined = 0;
+	pthread_mutex_unlock(&p->join_lock);
 	return 0;
 }
 
@@ -826,12 +834,20 @@ PEEROP_EXTERN(void) peerop_pinger_wake(peerop_pinger *p)
 
 PEEROP_EXTERN(void) peerop_pinger_stop(peerop_pinger *p)
 {
-	if (!p || !p->started)
+	int started;
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->join_lock);
+	started = p->started;
+	pthread_mutex_unlock(&p->join_lock);
+	if (!started)
 		return;
 	__atomic_store_n(&p->stop, 1, __ATOMIC_RELEASE);
 	wake_thread(p);
-	pthread_join(p->thread, NULL);
-	p->started = 0;
+	/* Once, whoever calls (two threads, or twice); from the result
+	 * callback, on the thread itself, nothing to wait for: it ends when
+	 * the callback returns. */
+	peerop__join_once(p->thread, 1, &p->join_lock, &p->joined);
 }
 
 PEEROP_EXTERN(void) peerop_pinger_free(peerop_pinger *p)
@@ -858,5 +874,6 @@ PEEROP_EXTERN(void) peerop_pinger_free(peerop_pinger *p)
 	free(p->self_id);
 	free(p->self_host);
 	pthread_mutex_destroy(&p->lock);
+	pthread_mutex_destroy(&p->join_lock);
 	free(p);
 }

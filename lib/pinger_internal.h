@@ -111,7 +111,9 @@ struct peerop_pinger {
 	unsigned long long lat_counts[PEEROP__LATENCY_BUCKETS];
 	double lat_sum;
 	pthread_t thread;
-	int started;
+	int started;                    /* guarded by join_lock, with joined */
+	int joined;
+	pthread_mutex_t join_lock;
 	int stop;                       /* atomic */
 	int wake;                       /* atomic */
 };
@@ -119,5 +121,9 @@ struct peerop_pinger {
 /* Report a finished ping: update the peer's status, log it, call the
  * callback (pinger_report.c). r->failures and r->next_try_ms are set. */
 void peerop__pinger_report(peerop_pinger *p, peerop__ping_peer *peer, peerop_ping_result *r);
+
+/* s with control characters, backslashes and non-ASCII bytes written
+ * \xNN, for text log messages (pinger_report.c). */
+const char *peerop__printable(char *buf, size_t size, const char *s);
 
 #endif /* PEEROP_PINGER_INTERNAL_H */

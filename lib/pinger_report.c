@@ -16,6 +16,33 @@ const double peerop__latency_bounds[PEEROP__LATENCY_BUCKETS] = {
 	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 };
 
+/* s as it may go into a text log line: a peer names itself (X-Peerop-Id)
+ * and a peers file names peers, so a control character (an escape
+ * sequence for the terminal, a line break forging a line), a backslash or
+ * a byte outside ASCII is written \xNN. Truncated to fit size (>= 5). */
+const char *peerop__printable(char *buf, size_t size, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			if (n + 1 >= size)
+				break;
+			buf[n++] = (char)c;
+		} else {
+			if (n + 4 >= size)
+				break;
+			buf[n++] = '\\';
+			buf[n++] = 'x';
+			buf[n++] = hex[c >> 4];
+			buf[n++] = hex[c & 15];
+		}
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 const char *peerop__ordinal(char *buf, size_t size, unsigned int n)
 {
 	const char *suffix = "th";
@@ -33,7 +60,8 @@ const char *peerop__ordinal(char *buf, size_t size, unsigned int n)
 
 static void log_result(const peerop_pinger *p, const peerop__ping_peer *peer, const peerop_ping_result *r)
 {
-	char lat[32], fails[16], next[32], who[300], ord[16];
+	char lat[32], fails[16], next[32], who[300], ord[16], shown_text[4 * PEEROP__ID_MAX + 8];
+	char url_text[1200], reason_text[1200];
 	const char *shown;
 
 	snprintf(lat, sizeof(lat), "%.1f", r->latency_ms);
@@ -50,9 +78,10 @@ static void log_result(const peerop_pinger *p, const peerop__ping_peer *peer, co
 			snprintf(who, sizeof(who), strchr(peer->host, ':') ? "[%s]:%u" : "%s:%u", peer->host, peer->port);
 			shown = who;
 		}
+		/* (the fields are escaped by the log formats; the message is not) */
 		peerop__log(PEEROP_LOG_INFO, "peer", f, PEEROP__ARRAY_SIZE(f),
-			"Pinged %s - Response: pong from %s%s (%s ms)", r->url, shown,
-			r->responder_id ? "" : " (unconfirmed)", lat);
+			"Pinged %s - Response: pong from %s%s (%s ms)", peerop__printable(url_text, sizeof(url_text), r->url),
+			peerop__printable(shown_text, sizeof(shown_text), shown), r->responder_id ? "" : " (unconfirmed)", lat);
 		return;
 	}
 	snprintf(fails, sizeof(fails), "%u", r->failures);
@@ -64,7 +93,9 @@ static void log_result(const peerop_pinger *p, const peerop__ping_peer *peer, co
 			{ "failures", fails }, { "next_try_s", next },
 		};
 		peerop__log(PEEROP_LOG_WARN, "peer", f, PEEROP__ARRAY_SIZE(f),
-			"Failed to ping %s: %s (%s failure, next try in %s s)", r->url, r->reason,
+			"Failed to ping %s: %s (%s failure, next try in %s s)",
+			peerop__printable(url_text, sizeof(url_text), r->url),
+			peerop__printable(reason_text, sizeof(reason_text), r->reason),
 			peerop__ordinal(ord, sizeof(ord), r->failures), next);
 	}
 	PEEROP__UNUSED(p);
@@ -83,7 +114,9 @@ void peerop__pinger_report(peerop_pinger *p, peerop__ping_peer *peer, peerop_pin
 			p->stats.peers--;   /* the set is not re-read each round to recount */
 		peer->self = 1;
 		pthread_mutex_unlock(&p->lock);
-		peerop__info("peer", "Not pinging %s again: it is this server (%s)", r->url, p->self_id);
+		char url_text[1200];
+		peerop__info("peer", "Not pinging %s again: it is this server (%s)",
+			peerop__printable(url_text, sizeof(url_text), r->url), p->self_id);
 		return;
 	}
 	pthread_mutex_lock(&p->lock);

@@ -472,7 +472,9 @@ static int list_page(peerop_watch *w, const char *cont, json_t **out)
 		peerop__buf_dispose(&path);
 		return rc;
 	}
-	lb.buf.limit = LIST_MAX_BYTES;
+	/* one page is one reply: the client's max_response_bytes holds */
+	lb.buf.limit = w->client->opts.max_response_bytes < LIST_MAX_BYTES ?
+		w->client->opts.max_response_bytes : LIST_MAX_BYTES;
 	memset(&so, 0, sizeof(so));
 	so.on_data = on_list_data;
 	so.payload = &lb;
@@ -499,7 +501,8 @@ static int do_list(peerop_watch *w)
 {
 	int restarts = 0;
 	for (;;) {
-		char *cont = NULL, *list_rv = NULL;
+		char *cont = NULL, *list_rv = NULL, *prev = NULL;
+		unsigned int pages = 0;
 		int rc = 0;
 		w->gen++;
 		do {
@@ -507,10 +510,12 @@ static int do_list(peerop_watch *w)
 			const char *c, *rv;
 			size_t i;
 			rc = list_page(w, cont, &page);
-			free(cont);
+			free(prev);
+			prev = cont;
 			cont = NULL;
 			if (rc)
 				break;
+			pages++;
 			learn_type(w, page, 1);
 			items = json_object_get(page, "items");
 			if (!json_is_array(items) && !json_is_null(items) && items) {
@@ -528,11 +533,16 @@ static int do_list(peerop_watch *w)
 			if (rv && !list_rv)
 				list_rv = strdup(rv);
 			c = meta_str(page, "continue");
-			if (!rc && c && *c)
+			if (!rc && c && *c && ((prev && !strcmp(prev, c)) || pages >= PEEROP__KUBE_MAX_PAGES))
+				rc = peerop__error_set(PEEROP_EPROTO, "list %s: %s", w->resource, pages >= PEEROP__KUBE_MAX_PAGES ?
+					"the list goes on past the page limit" :
+					"the server repeated the continue token (a list that would never end)");
+			else if (!rc && c && *c)
 				cont = strdup(c);
 			json_decref(page);
 		} while (!rc && cont && !stopped(w));
 		free(cont);
+		free(prev);
 		if (rc == PEEROP_EGONE && restarts++ < LIST_RESTARTS) {
 			/* an expired continue token: start the list again */
 			free(list_rv);

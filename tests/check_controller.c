@@ -396,11 +396,21 @@ static void *stop_thread(void *arg)
 	return NULL;
 }
 
+static int returned(void *arg)
+{
+	stopper *s = arg;
+	int r;
+	pthread_mutex_lock(&R.lock);
+	r = s->returned;
+	pthread_mutex_unlock(&R.lock);
+	return r;
+}
+
 START_TEST(stop_lets_inflight_reconcile_finish)
 {
 	peerop_controller *c = make_ctl(2, 0);
-	stopper st = { c, 1, 0 };
-	pthread_t t;
+	stopper st = { c, 1, 0 }, st2 = { c, 1, 0 };
+	pthread_t t, t2;
 
 	R.block_name = "slow";
 	ck_assert_int_eq(peerop_controller_start(c), 0);
@@ -409,15 +419,20 @@ START_TEST(stop_lets_inflight_reconcile_finish)
 	ck_assert_int_eq(pthread_create(&t, NULL, stop_thread, &st), 0);
 	/* stop stops intake at once... */
 	ck_assert(TH_WAIT_UNTIL(peerop_controller_enqueue(c, "default", "other") == PEEROP_ECANCELED, 10000));
-	/* ...but cannot return while the reconcile runs */
+	/* ...but cannot return while the reconcile runs; nor can a second
+	 * stop, which waits for the first (it returned at once before) */
 	ck_assert(!peerop_controller_ready(c));
+	ck_assert_int_eq(pthread_create(&t2, NULL, stop_thread, &st2), 0);
+	ck_assert_msg(!th_wait_until(2000, returned, &st2), "a second stop returned while a reconcile ran");
 	pthread_mutex_lock(&R.lock);
 	ck_assert_int_eq(st.returned, 0);
 	R.gate_open = 1;
 	pthread_cond_broadcast(&R.cond);
 	pthread_mutex_unlock(&R.lock);
 	pthread_join(t, NULL);
+	pthread_join(t2, NULL);
 	ck_assert_int_eq(st.rc, 0);
+	ck_assert_int_eq(st2.rc, 0);
 	/* the reconcile that was running completed its writes */
 	ck_assert(converged("slow", 1, NULL));
 	ck_assert_int_eq(rec_get(&R, &R.calls_after_stop), 0);

@@ -2,8 +2,12 @@
  * stop, and the metrics writer. Real sockets on loopback. */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "httpd_internal.h"
@@ -19,6 +23,9 @@ static peerop_httpd *start_server(const char *listen, unsigned int limit, unsign
 	o.threads = 2;
 	o.connection_limit = limit;
 	o.connection_timeout_s = timeout_s;
+	/* every test client comes from 127.0.0.1: the per-IP limit has its
+	 * own test (test_per_ip_limit) */
+	o.per_ip_connection_limit = limit;
 	o.body_limit = 1024;
 	ck_assert_int_eq(peerop_httpd_new(&h, &o), 0);
 	return h;
@@ -297,6 +304,127 @@ START_TEST(test_connection_limit_recovers)
 }
 END_TEST
 
+/* ---- slow and greedy clients --------------------------------------------------- */
+
+static peerop_httpd *start_guarded(unsigned int per_ip, unsigned int header_ms)
+{
+	peerop_httpd_options o = PEEROP_HTTPD_OPTIONS_INIT;
+	peerop_httpd *h = NULL;
+	o.listen = "127.0.0.1:0";
+	o.identity = "web-0";
+	o.threads = 2;
+	o.connection_limit = 20;
+	o.connection_timeout_s = 60;   /* the idle timeout never decides here */
+	o.per_ip_connection_limit = per_ip;
+	o.header_timeout_ms = header_ms;
+	ck_assert_int_eq(peerop_httpd_new(&h, &o), 0);
+	ck_assert_int_eq(peerop_httpd_start(h), 0);
+	return h;
+}
+
+/* A blocking TCP connection to 127.0.0.1:port from the address src. */
+static int connect_from(const char *src, unsigned int port)
+{
+	struct sockaddr_in a;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	ck_assert_int_eq(inet_pton(AF_INET, src, &a.sin_addr), 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	a.sin_port = htons((uint16_t)port);
+	ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.1", &a.sin_addr), 1);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* Did the server close fd (end of stream or reset) within timeout_ms? */
+static int closed_within(int fd, unsigned int timeout_ms)
+{
+	uint64_t deadline = th_now_ms() + timeout_ms;
+	char b[256];
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		uint64_t now = th_now_ms();
+		ssize_t n;
+		if (now >= deadline)
+			return 0;
+		if (poll(&p, 1, (int)(deadline - now)) <= 0)
+			continue;
+		n = recv(fd, b, sizeof(b), 0);
+		if (n <= 0)
+			return 1;
+	}
+}
+
+static long connections_of(peerop_httpd *h)
+{
+	return __atomic_load_n(&h->connections, __ATOMIC_ACQUIRE);
+}
+
+static int get_healthz_from(const char *src, unsigned int port)
+{
+	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+	int fd = connect_from(src, port), ok;
+	char *reply;
+	ck_assert_int_eq(pt_send(fd, req, sizeof(req) - 1), 0);
+	reply = pt_recv_all(fd, 10000);
+	ok = reply && strncmp(reply, "HTTP/1.1 200", 12) == 0;
+	free(reply);
+	close(fd);
+	return ok;
+}
+
+/* One address cannot take every slot: past its limit its connections are
+ * closed at once, and another address (the kubelet's probe) still gets in. */
+START_TEST(test_per_ip_limit)
+{
+	peerop_httpd *h = start_guarded(4, 60000);
+	unsigned int port = peerop_httpd_port(h);
+	int fds[4], extra, i;
+
+	for (i = 0; i < 4; i++)
+		fds[i] = connect_from("127.0.0.1", port);
+	ck_assert(TH_WAIT_UNTIL(connections_of(h) == 4, 20000));
+	extra = connect_from("127.0.0.1", port);
+	ck_assert_msg(closed_within(extra, 20000), "a fifth connection from one address was kept");
+	close(extra);
+	ck_assert(get_healthz_from("127.0.0.2", port));
+	for (i = 0; i < 4; i++)
+		close(fds[i]);
+	peerop_httpd_free(h);
+}
+END_TEST
+
+/* A client trickling its headers a byte at a time (never idle) is cut at
+ * the header deadline, not kept for ever; a prompt client is served. */
+START_TEST(test_header_deadline)
+{
+	static const char line[] = "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ";
+	peerop_httpd *h = start_guarded(0, 1000);
+	unsigned int port = peerop_httpd_port(h);
+	uint64_t t0, deadline;
+	int fd, cut = 0;
+
+	fd = connect_from("127.0.0.1", port);
+	t0 = th_now_ms();
+	ck_assert_int_eq(pt_send(fd, line, sizeof(line) - 1), 0);
+	deadline = t0 + 30000;
+	while (!cut && th_now_ms() < deadline) {
+		if (send(fd, "a", 1, MSG_NOSIGNAL) != 1)
+			cut = 1;
+		else
+			cut = closed_within(fd, 200);
+	}
+	ck_assert_msg(cut, "a client trickling its headers kept its connection for 30 s");
+	ck_assert_uint_ge(th_now_ms() - t0, 1000);
+	ck_assert_uint_eq(__atomic_load_n(&h->header_timeouts, __ATOMIC_ACQUIRE), 1);
+	close(fd);
+	ck_assert(get_healthz_from("127.0.0.1", port));
+	peerop_httpd_free(h);
+}
+END_TEST
+
 /* ---- graceful stop ------------------------------------------------------------ */
 
 static int slow_entered;
@@ -437,6 +565,8 @@ static Suite *httpd_suite(void)
 	tcase_add_test(tc, test_ipv6_and_dual_stack);
 	tcase_add_test(tc, test_garbage_clients);
 	tcase_add_test(tc, test_connection_limit_recovers);
+	tcase_add_test(tc, test_per_ip_limit);
+	tcase_add_test(tc, test_header_deadline);
 	tcase_add_test(tc, test_graceful_stop);
 	tcase_add_test(tc, test_metrics_writer);
 	suite_add_tcase(s, tc);

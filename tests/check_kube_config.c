@@ -387,6 +387,36 @@ START_TEST(test_yaml_to_json)
 }
 END_TEST
 
+/* Many anchors (found in a hash map), redefined ones (the newest wins),
+ * and every string collected for wiping. */
+START_TEST(test_yaml_many_anchors)
+{
+	peerop__buf y = PEEROP__BUF_INIT;
+	json_t *j = NULL, *strings = json_array();
+	char key[32], want[32];
+	int i;
+
+	for (i = 0; i < 5000; i++)
+		peerop__buf_printf(&y, "k%d: &a%d v%d\n", i, i, i);
+	peerop__buf_puts(&y, "k5000: &a7 redefined\n");
+	for (i = 0; i < 5000; i++)
+		peerop__buf_printf(&y, "r%d: *a%d\n", i, i);
+	ck_assert_int_eq(peerop__yaml_to_json_ex(&j, strings, y.ptr, y.len, "t"), 0);
+	for (i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "r%d", i);
+		snprintf(want, sizeof(want), "v%d", i);
+		ck_assert_str_eq(json_string_value(json_object_get(j, key)), i == 7 ? "redefined" : want);
+	}
+	ck_assert_int_eq(json_array_size(strings), 5001 + 5001 + 5000); /* keys are scalars too */
+	peerop__json_strings_wipe(strings);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "k1")), "");
+	ck_assert_int_eq(json_string_length(json_object_get(j, "k1")), 2); /* zeroed in place */
+	json_decref(strings);
+	json_decref(j);
+	peerop__buf_dispose(&y);
+}
+END_TEST
+
 START_TEST(test_urls)
 {
 	peerop__buf b = PEEROP__BUF_INIT;
@@ -438,7 +468,7 @@ END_TEST
 
 /* ---- exec plugins ---- */
 
-static peerop_kube_config *exec_config(const char *mode, const char *api)
+static peerop_kube_config *exec_config_t(const char *mode, const char *api, unsigned int timeout_ms)
 {
 	char *ca = kt_base64(certs.ca_pem), *plugin = kt_fixture(dir, "plugin.sh", NULL), *path;
 	const char *pairs[] = { "SERVER", "https://127.0.0.1:6443", "CA_DATA", ca, "MODE", mode,
@@ -448,11 +478,16 @@ static peerop_kube_config *exec_config(const char *mode, const char *api)
 	ck_assert_int_eq(chmod(plugin, 0700), 0);
 	path = kt_fixture(dir, "exec.yaml", pairs);
 	o.kubeconfig = path;
-	o.exec_timeout_ms = 1500;
+	o.exec_timeout_ms = timeout_ms;
 	ck_assert_int_eq(peerop_kube_config_load(&cfg, &o), 0);
 	ck_assert_int_eq(cfg->auth, PEEROP__KUBE_AUTH_EXEC);
 	free(ca); free(plugin); free(path);
 	return cfg;
+}
+
+static peerop_kube_config *exec_config(const char *mode, const char *api)
+{
+	return exec_config_t(mode, api, 1500);
 }
 
 static int runs(void)
@@ -531,6 +566,9 @@ START_TEST(test_exec_failures)
 		{ "fail", "exited with status 3: plugin says no" },
 		{ "garbage", "not JSON" },
 		{ "hang", "timed out" },
+		{ "closed", "timed out" },     /* closed its output, still running */
+		{ "orphan", "timed out" },     /* left a child holding the output */
+		{ "ctrl", "control character" },
 	};
 	size_t i;
 	for (i = 0; i < PEEROP__ARRAY_SIZE(cases); i++) {
@@ -546,6 +584,134 @@ START_TEST(test_exec_failures)
 		ck_assert_ptr_null(cred.token);
 		peerop_kube_config_free(cfg);
 	}
+}
+END_TEST
+
+/* What the orphan plugin left behind was killed with it (its process
+ * group): gone, or a zombie waiting for its new parent. */
+static int orphan_gone(void *arg)
+{
+	char path[64], *st;
+	const char *close_paren;
+	int gone;
+	snprintf(path, sizeof(path), "/proc/%d/stat", *(int *)arg);
+	st = th_slurp(path);
+	close_paren = st ? strrchr(st, ')') : NULL;
+	gone = !st || (close_paren && close_paren[1] == ' ' && (close_paren[2] == 'Z' || close_paren[2] == 'X'));
+	free(st);
+	return gone;
+}
+
+START_TEST(test_exec_kills_its_group)
+{
+	peerop_kube_config *cfg = exec_config("orphan", "client.authentication.k8s.io/v1");
+	peerop__kube_cred cred;
+	char *p = th_path(dir, "orphan"), *pid_text;
+	int pid;
+
+	unlink(p);
+	ck_assert_int_eq(peerop__kube_cred_get(&cred, cfg, peerop__now_ms()), PEEROP_EEXEC);
+	pid_text = th_slurp(p);
+	ck_assert_ptr_nonnull(pid_text);
+	pid = atoi(pid_text);
+	ck_assert_int_gt(pid, 1);
+	ck_assert_msg(th_wait_until(20000, orphan_gone, &pid), "the plugin's child %d lives on", pid);
+	free(pid_text);
+	free(p);
+	peerop_kube_config_free(cfg);
+}
+END_TEST
+
+typedef struct cred_runner {
+	peerop_kube_config *cfg;
+	pthread_t thread;
+	int rc;
+	char token[64];
+} cred_runner;
+
+static void *cred_main(void *arg)
+{
+	cred_runner *r = arg;
+	peerop__kube_cred cred;
+	r->rc = peerop__kube_cred_get(&cred, r->cfg, peerop__now_ms());
+	if (r->rc == 0)
+		snprintf(r->token, sizeof(r->token), "%s", cred.token ? cred.token : "");
+	peerop__kube_cred_dispose(&cred);
+	return NULL;
+}
+
+static int plugin_started(void *arg)
+{
+	(void)arg;
+	return runs() >= 1;
+}
+
+/* The configuration's lock is free while a plugin runs (other threads'
+ * requests go on), and a second thread needing the credential waits for
+ * the run under way rather than starting another. The plugin answers only
+ * once the test, having taken the lock, says go. */
+START_TEST(test_exec_runs_unlocked)
+{
+	peerop_kube_config *cfg;
+	cred_runner a, b;
+	char *count = th_path(dir, "count"), *go = th_path(dir, "go");
+
+	unlink(count);
+	unlink(go);
+	cfg = exec_config_t("gate", "client.authentication.k8s.io/v1", 60000);
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	a.cfg = b.cfg = cfg;
+	ck_assert_int_eq(pthread_create(&a.thread, NULL, cred_main, &a), 0);
+	ck_assert(th_wait_until(20000, plugin_started, NULL));
+	ck_assert_int_eq(pthread_create(&b.thread, NULL, cred_main, &b), 0);
+	/* takes the lock: blocked until the plugin ends if it were held */
+	ck_assert_int_eq(peerop__kube_cred_invalidate(cfg, 12345), 1);
+	ck_assert_int_eq(th_write_str(go, "go"), 0);
+	pthread_join(a.thread, NULL);
+	pthread_join(b.thread, NULL);
+	ck_assert_int_eq(a.rc, 0);
+	ck_assert_int_eq(b.rc, 0);
+	ck_assert_str_eq(a.token, "exec-token-1");
+	ck_assert_str_eq(b.token, "exec-token-1");
+	ck_assert_int_eq(runs(), 1);
+	unlink(go);
+	free(go);
+	free(count);
+	peerop_kube_config_free(cfg);
+}
+END_TEST
+
+/* A token goes into an HTTP header: one with a control character (a line
+ * break would end the header and smuggle another) is refused where it is
+ * read: inline, from a token file, and (above) from an exec plugin. */
+START_TEST(test_token_control_characters)
+{
+	static const char *tokens[] = { "\"abc\\r\\nX-Evil: 1\"", "\"a\\tb\"", "\"a\\x7fb\"", "\"a\\x01b\"" };
+	peerop_kube_config_options o = PEEROP_KUBE_CONFIG_OPTIONS_INIT;
+	peerop_kube_config *cfg = NULL;
+	char *tf, *path;
+	size_t i;
+
+	for (i = 0; i < PEEROP__ARRAY_SIZE(tokens); i++) {
+		const char *pairs[] = { "SERVER", "https://127.0.0.1:6443", "CA_DATA", "", "TOKEN", tokens[i], NULL };
+		path = kt_fixture(dir, "token.yaml", pairs);
+		o.kubeconfig = path;
+		ck_assert_int_eq(peerop_kube_config_load(&cfg, &o), PEEROP_ECONFIG);
+		ck_assert_msg(strstr(peerop_error_last()->message, "token: holds a control character") != NULL, "%s: %s",
+			tokens[i], peerop_error_last()->message);
+		free(path);
+	}
+	/* a token file: surrounding white space is trimmed, inner control characters refused */
+	tf = th_path(dir, "ctrl-token");
+	ck_assert_int_eq(th_write_str(tf, "abc\001def\n"), 0);
+	ck_assert_int_eq(peerop__kube_read_token(&path, tf, 0), PEEROP_ECONFIG);
+	ck_assert_msg(strstr(peerop_error_last()->message, "control character") != NULL, "%s", peerop_error_last()->message);
+	ck_assert_int_eq(th_write_str(tf, "  abcdef\r\n"), 0);
+	ck_assert_int_eq(peerop__kube_read_token(&path, tf, 0), 0);
+	ck_assert_str_eq(path, "abcdef");
+	peerop__secret_free(path);
+	free(tf);
 }
 END_TEST
 
@@ -808,11 +974,15 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_oversized);
 	tcase_add_test(tc, test_proxy_and_server_name_fields);
 	tcase_add_test(tc, test_yaml_to_json);
+	tcase_add_test(tc, test_yaml_many_anchors);
 	tcase_add_test(tc, test_urls);
 	tcase_add_test(tc, test_rfc3339);
 	tcase_add_test(tc, test_exec_plugin);
 	tcase_add_test(tc, test_exec_v1beta1_and_expired);
 	tcase_add_test(tc, test_exec_failures);
+	tcase_add_test(tc, test_exec_kills_its_group);
+	tcase_add_test(tc, test_token_control_characters);
+	tcase_add_test(tc, test_exec_runs_unlocked);
 	tcase_add_test(tc, test_exec_bad_config);
 	tcase_add_test(tc, test_token_file_rotation);
 	tcase_add_test(tc, test_no_log_callback_under_lock);

@@ -277,6 +277,8 @@ END_TEST
 typedef struct paging {
 	int expire_once_at;  /* page index (1-based continue) to answer 410 once */
 	int expired;
+	int endless;         /* 1: the same continue token forever; 2: a new one each time */
+	int requests;
 } paging;
 
 static void list_handler(const kt_req *req, kt_resp *resp, void *arg)
@@ -292,6 +294,18 @@ static void list_handler(const kt_req *req, kt_resp *resp, void *arg)
 		resp->status = 400;
 		resp->body = status_json(400, "BadRequest", "unexpected request");
 		json_decref(items);
+		return;
+	}
+	if (p && p->endless) {
+		/* a server whose list never ends: the same token, or a new one each time */
+		char next[32];
+		snprintf(next, sizeof(next), "%d", p->endless == 1 ? 1 : start + 1);
+		list = json_pack("{s:s,s:s,s:{s:s,s:s},s:[]}", "kind", "WidgetList", "apiVersion", "example.com/v1",
+			"metadata", "resourceVersion", "4242", "continue", next, "items");
+		resp->body = json_dumps(list, JSON_COMPACT);
+		json_decref(list);
+		json_decref(items);
+		p->requests++;
 		return;
 	}
 	if (p && cont && start == p->expire_once_at && !p->expired) {
@@ -320,7 +334,7 @@ static void list_handler(const kt_req *req, kt_resp *resp, void *arg)
 
 START_TEST(test_list_paging)
 {
-	paging p = { 0, 0 };
+	paging p = { 0, 0, 0, 0 };
 	kt_server *s = tls_server(list_handler, &p);
 	client_setup cs = { "t", NULL, 0, NULL, NULL, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &cs, NULL);
@@ -348,9 +362,36 @@ START_TEST(test_list_paging)
 }
 END_TEST
 
+/* A list that never ends is refused, not followed forever. */
+START_TEST(test_list_endless)
+{
+	paging p = { 0, 0, 1, 0 };
+	kt_server *s = tls_server(list_handler, &p);
+	client_setup cs = { "t", NULL, 0, NULL, NULL, NULL, NULL };
+	peerop_kube_client *c = make_client(s, &cs, NULL);
+	peerop_kube_list_options lo = PEEROP_KUBE_LIST_OPTIONS_INIT;
+	json_t *list = NULL;
+
+	lo.label_selector = "app=web,tier!=db";
+	ck_assert_int_eq(peerop_kube_list(&list, c, &WIDGETS, "team-a", &lo), PEEROP_EPROTO);
+	ck_assert_ptr_null(list);
+	ck_assert_msg(strstr(peerop_error_last()->message, "repeated the continue token") != NULL, "%s",
+		peerop_error_last()->message);
+	ck_assert_int_eq(p.requests, 2);
+	p.endless = 2;
+	p.requests = 0;
+	ck_assert_int_eq(peerop_kube_list(&list, c, &WIDGETS, "team-a", &lo), PEEROP_EPROTO);
+	ck_assert_msg(strstr(peerop_error_last()->message, "past 10000 pages") != NULL, "%s",
+		peerop_error_last()->message);
+	ck_assert_int_eq(p.requests, 10000);
+	peerop_kube_client_free(c);
+	kt_server_stop(s);
+}
+END_TEST
+
 START_TEST(test_list_continue_expired_restarts)
 {
-	paging p = { 6, 0 };
+	paging p = { 6, 0, 0, 0 };
 	kt_server *s = tls_server(list_handler, &p);
 	client_setup cs = { "t", NULL, 0, NULL, NULL, NULL, NULL };
 	peerop_kube_client *c = make_client(s, &cs, NULL);
@@ -394,6 +435,29 @@ static void status_handler(const kt_req *req, kt_resp *resp, void *arg)
 		resp->status = 500;
 		resp->content_type = "text/html";
 		resp->body = strdup("<html>upstream exploded: Bearer tok-secret-echo</html>");
+		return;
+	}
+	if (!strcmp(name, "echo-long")) {
+		/* quotes it over and over, past any fixed buffer, in the reason too */
+		peerop__buf msg = PEEROP__BUF_INIT;
+		json_t *st;
+		while (msg.len < 3000)
+			peerop__buf_printf(&msg, "bad header %s; ", req->authorization ? req->authorization : "");
+		st = json_pack("{s:s,s:s,s:s,s:s,s:i}", "kind", "Status", "status", "Failure",
+			"reason", req->authorization ? req->authorization : "", "message", msg.ptr, "code", 403);
+		resp->status = 403;
+		resp->body = json_dumps(st, JSON_COMPACT);
+		json_decref(st);
+		peerop__buf_dispose(&msg);
+		return;
+	}
+	if (!strcmp(name, "huge-error")) {
+		/* 8 MiB of an error body: only its start is read */
+		resp->status = 403;
+		resp->content_type = "text/plain";
+		resp->body = malloc(8u << 20);
+		memset(resp->body, 'x', (8u << 20) - 1);
+		resp->body[(8u << 20) - 1] = '\0';
 		return;
 	}
 	if (!strcmp(name, "echo")) {
@@ -448,6 +512,58 @@ START_TEST(test_status_errors)
 	ck_assert_msg(strstr(peerop_error_last()->message, "[REDACTED]") != NULL, "%s", peerop_error_last()->message);
 	ck_assert(strstr(peerop_error_last()->message, "tok-secret-echo") == NULL);
 	peerop_kube_client_free(c);
+	kt_server_stop(s);
+}
+END_TEST
+
+/* Text with every "[REDACTED]" taken out. */
+static char *unredacted(const char *msg)
+{
+	char *out = strdup(msg), *p;
+	while ((p = strstr(out, "[REDACTED]")) != NULL)
+		memmove(p, p + 10, strlen(p + 10) + 1);
+	return out;
+}
+
+/* Tokens shorter than the replacement, or found inside it, are cut out of
+ * a Status that quotes them many times (past any fixed buffer), and the
+ * message stays whole; an error body is read only as far as its Status
+ * could go. */
+START_TEST(test_redaction_hostile_tokens)
+{
+	static const struct { const char *yaml; const char *token; } cases[] = {
+		{ "Q", "Q" }, { "RED", "RED" }, { "ACTED", "ACTED" }, { "\"[REDACTED]\"", "[REDACTED]" },
+		{ "\"ED]\"", "ED]" }, { "tok-secret-echo", "tok-secret-echo" },
+	};
+	kt_server *s = tls_server(status_handler, NULL);
+	json_t *obj = NULL;
+	size_t i;
+
+	for (i = 0; i < PEEROP__ARRAY_SIZE(cases); i++) {
+		client_setup cs = { cases[i].yaml, NULL, 0, NULL, NULL, NULL, NULL };
+		peerop_kube_client *c = make_client(s, &cs, NULL);
+		const char *msg;
+		char *rest;
+		ck_assert_int_eq(peerop_kube_get(&obj, c, &WIDGETS, "ns", "echo-long"), PEEROP_EFORBIDDEN);
+		msg = peerop_error_last()->message;
+		ck_assert_msg(strstr(msg, "bad header Bearer [REDACTED]; bad header Bearer [REDACTED]; ") != NULL,
+			"%s: %s", cases[i].token, msg);
+		rest = unredacted(msg);
+		ck_assert_msg(strstr(rest, cases[i].token) == NULL, "%s: %s", cases[i].token, msg);
+		free(rest);
+		ck_assert_str_eq(peerop_error_last()->reason, "Bearer [REDACTED]");
+		peerop_kube_client_free(c);
+	}
+	{
+		client_setup cs = { "t", NULL, 0, NULL, NULL, NULL, NULL };
+		peerop_kube_client *c = make_client(s, &cs, NULL);
+		ck_assert_int_eq(peerop_kube_get(&obj, c, &WIDGETS, "ns", "huge-error"), PEEROP_EFORBIDDEN);
+		ck_assert_msg(strstr(peerop_error_last()->message, "(262144-byte body, not a Status)") != NULL, "%s",
+			peerop_error_last()->message);
+		/* and the connection is usable after the cut */
+		ck_assert_int_eq(peerop_kube_get(&obj, c, &WIDGETS, "ns", "nf"), PEEROP_ENOTFOUND);
+		peerop_kube_client_free(c);
+	}
 	kt_server_stop(s);
 }
 END_TEST
@@ -922,6 +1038,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_list_paging);
 	tcase_add_test(tc, test_list_continue_expired_restarts);
 	tcase_add_test(tc, test_status_errors);
+	tcase_add_test(tc, test_redaction_hostile_tokens);
+	tcase_add_test(tc, test_list_endless);
 	tcase_add_test(tc, test_retry_after_429);
 	tcase_add_test(tc, test_retry_503_backoff_and_limits);
 	tcase_add_test(tc, test_retry_recovers_after_503);

@@ -33,6 +33,7 @@ typedef struct runner {
 	int rc;
 	int http_status;
 	char reason[64];
+	char message[2048];
 	pthread_t thread;
 	sink s;
 } runner;
@@ -58,6 +59,7 @@ static void *run_main(void *arg)
 	/* the error detail is per thread: copy it for the test thread */
 	r->http_status = peerop_error_last()->http_status;
 	snprintf(r->reason, sizeof(r->reason), "%s", peerop_error_last()->reason);
+	snprintf(r->message, sizeof(r->message), "%s", peerop_error_last()->message);
 	__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
@@ -130,6 +132,13 @@ static void stream_handler(const kt_req *req, kt_resp *resp, void *arg)
 		resp->status = 429;
 		resp->retry_after = "3";
 		resp->body = strdup("{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"TooManyRequests\",\"code\":429}");
+		return;
+	}
+	if (!strcmp(req->path, "/echo")) {
+		/* a reflecting proxy quoting the Authorization header */
+		resp->status = 403;
+		resp->body = strdup("{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"Bearer st\","
+			"\"message\":\"bad header Bearer st; again: st\",\"code\":403}");
 		return;
 	}
 	if (!strcmp(req->path, "/gone")) {
@@ -256,6 +265,21 @@ START_TEST(test_http_error_has_status)
 }
 END_TEST
 
+/* The streaming path redacts a Status that quotes the token, as the
+ * buffered one does. */
+START_TEST(test_http_error_redacted)
+{
+	runner r;
+
+	run_start(&r, c, "/echo", 0);
+	ck_assert_int_eq(run_finish(&r), PEEROP_EFORBIDDEN);
+	ck_assert_msg(strstr(r.message, "bad header Bearer [REDACTED]; again: [REDACTED]") != NULL, "%s", r.message);
+	ck_assert_msg(strstr(r.message, "st") == NULL, "%s", r.message);
+	ck_assert_str_eq(r.reason, "Bearer [REDACTED]");
+	run_dispose(&r);
+}
+END_TEST
+
 START_TEST(test_cut_mid_stream)
 {
 	runner r;
@@ -293,6 +317,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_stop_flag);
 	tcase_add_test(tc, test_idle_timeout);
 	tcase_add_test(tc, test_http_error_has_status);
+	tcase_add_test(tc, test_http_error_redacted);
 	tcase_add_test(tc, test_cut_mid_stream);
 	tcase_add_test(tc, test_callback_aborts);
 	suite_add_tcase(ts, tc);

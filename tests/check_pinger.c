@@ -660,6 +660,111 @@ START_TEST(test_serve_peers_and_metrics)
 }
 END_TEST
 
+/* ---- hostile identities, stopping from anywhere ------------------------------ */
+
+/* A peer names itself: its identity reaches the text log escaped (an
+ * escape sequence for the terminal, a backslash, a byte outside ASCII). */
+START_TEST(test_hostile_identity_escaped)
+{
+	pt_server *srv = pt_server_start(PT_PONG, "evil\x1b[2J\x07\\x\xff");
+	peerop_peerset_options so = PEEROP_PEERSET_OPTIONS_INIT;
+	peerop_peerset *set = NULL;
+	peerop_pinger *p;
+	collector c;
+	char url[64], *log;
+
+	memset(&c, 0, sizeof(c));
+	pthread_mutex_init(&c.lock, NULL);
+	th_log_capture_start(PEEROP_LOG_INFO);
+	ck_assert_int_eq(peerop_peerset_new(&set, &so), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", pt_server_port(srv));
+	ck_assert_int_eq(peerop_peerset_add_static(set, url), 0);
+	p = new_pinger(set, "watcher", NULL, 200, 2000, 100, &c);
+	ck_assert_int_eq(peerop_pinger_start(p), 0);
+	ck_assert(TH_WAIT_UNTIL(seen_oks(&c, pt_server_port(srv)) >= 1, 20000));
+	peerop_pinger_free(p);
+	log = th_log_captured();
+	ck_assert_msg(strstr(log, "pong from evil\\x1b[2J\\x07\\x5cx\\xff (") != NULL, "%s", log);
+	ck_assert_ptr_null(strchr(log, '\x1b'));
+	ck_assert_ptr_null(strchr(log, '\x07'));
+	free(log);
+	th_log_capture_stop();
+	peerop_peerset_free(set);
+	pt_server_stop(srv);
+	pthread_mutex_destroy(&c.lock);
+}
+END_TEST
+
+typedef struct stopper {
+	peerop_pinger *p;      /* atomic */
+	int results;           /* atomic */
+	int after_stop;        /* results after the stop from the callback */
+	int stopped;           /* atomic */
+} stopper;
+
+static void stop_on_result(const peerop_ping_result *r, void *payload)
+{
+	stopper *st = payload;
+	(void)r;
+	if (__atomic_load_n(&st->stopped, __ATOMIC_ACQUIRE))
+		st->after_stop++;
+	__atomic_add_fetch(&st->results, 1, __ATOMIC_ACQ_REL);
+	peerop_pinger_stop(__atomic_load_n(&st->p, __ATOMIC_ACQUIRE));
+	peerop_pinger_stop(__atomic_load_n(&st->p, __ATOMIC_ACQUIRE)); /* twice, too */
+	__atomic_store_n(&st->stopped, 1, __ATOMIC_RELEASE);
+}
+
+static void *stop_main(void *arg)
+{
+	peerop_pinger_stop(arg);
+	return NULL;
+}
+
+/* peerop_pinger_stop from the result callback asks (the thread ends after
+ * the callback), and from two threads at once joins once. */
+START_TEST(test_stop_anywhere)
+{
+	pt_server *srv = pt_server_start(PT_PONG, "peer");
+	peerop_peerset_options so = PEEROP_PEERSET_OPTIONS_INIT;
+	peerop_pinger_options o;
+	peerop_peerset *set = NULL;
+	peerop_pinger *p = NULL;
+	stopper st;
+	pthread_t t[2];
+	char url[64];
+	int round, i;
+
+	ck_assert_int_eq(peerop_peerset_new(&set, &so), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", pt_server_port(srv));
+	ck_assert_int_eq(peerop_peerset_add_static(set, url), 0);
+	memset(&st, 0, sizeof(st));
+	ck_assert_int_eq(peerop_pinger_options_init(&o, PEEROP_PINGER_OPTIONS_VERSION), 0);
+	o.peers = set;
+	o.self_id = "stopper";
+	o.interval_ms = 100;
+	o.timeout_ms = 2000;
+	o.on_result = stop_on_result;
+	o.payload = &st;
+	ck_assert_int_eq(peerop_pinger_new(&p, &o), 0);
+	__atomic_store_n(&st.p, p, __ATOMIC_RELEASE);
+	ck_assert_int_eq(peerop_pinger_start(p), 0);
+	ck_assert(TH_WAIT_UNTIL(__atomic_load_n(&st.stopped, __ATOMIC_ACQUIRE), 20000));
+	peerop_pinger_stop(p);   /* joins the thread the callback stopped */
+	ck_assert_int_eq(st.after_stop, 0);
+	/* started again, then stopped by two threads at once, a few times */
+	for (round = 0; round < 5; round++) {
+		ck_assert_int_eq(peerop_pinger_start(p), 0);
+		for (i = 0; i < 2; i++)
+			ck_assert_int_eq(pthread_create(&t[i], NULL, stop_main, p), 0);
+		for (i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
+	}
+	peerop_pinger_free(p);
+	peerop_peerset_free(set);
+	pt_server_stop(srv);
+}
+END_TEST
+
 static Suite *pinger_suite(void)
 {
 	Suite *s = suite_create("pinger");
@@ -673,6 +778,8 @@ static Suite *pinger_suite(void)
 	tcase_add_test(tc, test_learns_self_from_pong);
 	tcase_add_test(tc, test_down_and_back);
 	tcase_add_test(tc, test_serve_peers_and_metrics);
+	tcase_add_test(tc, test_hostile_identity_escaped);
+	tcase_add_test(tc, test_stop_anywhere);
 	suite_add_tcase(s, tc);
 	return s;
 }

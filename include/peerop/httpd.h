@@ -65,10 +65,23 @@ typedef struct peerop_httpd_options {
 	unsigned int header_limit;
 	/** Bytes of request body a route accepts. 0: 65536. Larger: 413. */
 	unsigned int body_limit;
+	/**
+	 * Most connections open at once from one IP address; more are
+	 * refused, so that one client cannot take every slot (and fail the
+	 * liveness probe). 0: half of connection_limit.
+	 */
+	unsigned int per_ip_connection_limit;
+	/**
+	 * Milliseconds a connection may take to send a request's headers,
+	 * from its accept (or the end of its previous request): the idle
+	 * timeout alone lets a client that trickles a byte at a time keep a
+	 * slot for ever. Longer: the connection is closed. 0: 10000.
+	 */
+	unsigned int header_timeout_ms;
 } peerop_httpd_options;
 
 #define PEEROP_HTTPD_OPTIONS_VERSION 1
-#define PEEROP_HTTPD_OPTIONS_INIT { PEEROP_HTTPD_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0 }
+#define PEEROP_HTTPD_OPTIONS_INIT { PEEROP_HTTPD_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, 0, 0 }
 
 /** Fill opts with the defaults. @return 0 or PEEROP_EINVAL */
 PEEROP_EXTERN(int) peerop_httpd_options_init(peerop_httpd_options *opts, unsigned int version);

@@ -242,7 +242,9 @@ PEEROP_EXTERN(void) peerop_pinger_wake(peerop_pinger *p);
 /**
  * Stop: pings in flight are abandoned and the thread joined. When it
  * returns the result callback is not running and will not run again.
- * Safe to call twice.
+ * Safe to call twice, from two threads at once, and from the result
+ * callback: there it only asks, and the thread ends once the callback
+ * returns (free the pinger from another thread, after a stop there).
  */
 PEEROP_EXTERN(void) peerop_pinger_stop(peerop_pinger *p);
 

@@ -257,7 +257,9 @@ PEEROP_EXTERN(int) peerop_controller_apply_new(json_t **out, peerop_controller *
  * Stop: no new keys are handed out, reconciles in flight get the grace
  * period to finish, the caches stop. Returns once no reconcile runs (or
  * the grace period ended: stuck ones are then abandoned, logged, and the
- * call returns PEEROP_ETIMEOUT). Idempotent; not from reconcile.
+ * call returns PEEROP_ETIMEOUT). Idempotent: a second call (from another
+ * thread too) waits for the first and returns its result. Not from
+ * reconcile.
  *
  * @return 0, or PEEROP_ETIMEOUT
  */
