@@ -276,7 +276,7 @@ static char **build_env(const peerop__kube_exec *e, const char *exec_info)
 	return env;
 }
 
-static int parse_credential(peerop__kube_exec_result *out, const char *data, size_t len,
+int peerop__kube_exec_parse_output(peerop__kube_exec_result *out, const char *data, size_t len,
 	const peerop__kube_exec *e)
 {
 	json_error_t jerr;
@@ -439,7 +439,7 @@ int peerop__kube_exec_run(peerop__kube_exec_result *out, const peerop__kube_exec
 			n ? ": " : "", (int)n, n ? er.ptr : "");
 		goto done;
 	}
-	rc = parse_credential(out, o.ptr ? o.ptr : "", o.len, e);
+	rc = peerop__kube_exec_parse_output(out, o.ptr ? o.ptr : "", o.len, e);
 done:
 	if (pid > 0)
 		kill_group(pid, &status);

@@ -68,6 +68,11 @@ void peerop__kube_exec_dispose(peerop__kube_exec *e);
 int peerop__kube_exec_run(peerop__kube_exec_result *out, const peerop__kube_exec *e,
 	const json_t *cluster_info, unsigned int timeout_ms);
 void peerop__kube_exec_result_dispose(peerop__kube_exec_result *r);
+/* Parse a plugin's stdout (an ExecCredential of e->api_version) into out;
+ * PEEROP_EEXEC when it is not one (what peerop__kube_exec_run does with it;
+ * the fuzzer's entry point). */
+int peerop__kube_exec_parse_output(peerop__kube_exec_result *out, const char *data, size_t len,
+	const peerop__kube_exec *e);
 /* RFC 3339 ("2026-01-02T03:04:05Z", fractions, offsets) to ms since the epoch. */
 int peerop__parse_rfc3339(long long *out, const char *s);
 

@@ -2,7 +2,7 @@
  * fuzz_kubeconfig.c: libFuzzer target for the kubeconfig parser (YAML to
  * JSON, merging, context selection, field checks, base64 and PEM checks).
  * Built from the library sources with clang -fsanitize=fuzzer,address,
- * undefined; tests/fuzz-kubeconfig.sh runs it briefly over the seed corpus.
+ * undefined (tests/fuzz.am); tests/fuzz-run.sh runs it over the seed corpus.
  */
 #include "kube_internal.h"
 
