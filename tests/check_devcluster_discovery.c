@@ -721,6 +721,10 @@ START_TEST(test_jsonpath)
 	jp(".c[?(@.type!='Ready')].status", "{\"c\":[{\"type\":\"A\",\"status\":\"1\"},{\"type\":\"Ready\",\"status\":\"2\"}]}", "[\"1\"]");
 	jp(".c[?(@.n==2)].v", "{\"c\":[{\"n\":1,\"v\":\"a\"},{\"n\":2,\"v\":\"b\"}]}", "[\"b\"]");
 	jp(".c[?(@.on==true)].v", "{\"c\":[{\"on\":true,\"v\":\"a\"},{\"on\":false,\"v\":\"b\"}]}", "[\"a\"]");
+	/* a number literal beyond any integer (found by fuzzing: converting it
+	 * was undefined behaviour); and one that compares as a real */
+	jp(".c[?(@.n==2222222222222222222222222222222222)].v", "{\"c\":[{\"n\":1,\"v\":\"a\"}]}", "[]");
+	jp(".c[?(@.n==1e300)].v", "{\"c\":[{\"n\":1e300,\"v\":\"a\"}]}", "[\"a\"]");
 	/* unsupported or malformed: an error, not a crash */
 	ck_assert_int_ne(dc_jsonpath_eval("..spec", d, out), 0);
 	ck_assert_int_ne(dc_jsonpath_eval(".a[", d, out), 0);

@@ -53,7 +53,10 @@ static json_t *parse_literal(const char **pp)
 		double d = strtod(p, &end);
 		if (end == p)
 			return NULL;
-		v = d == (double)(json_int_t)d ? json_integer((json_int_t)d) : json_real(d);
+		/* an integer only when it is one and fits: converting a double
+		 * out of json_int_t's range is undefined (found by fuzzing) */
+		v = d >= -9.2e18 && d <= 9.2e18 && d == (double)(json_int_t)d ? json_integer((json_int_t)d) :
+			json_real(d);
 		p = end;
 	}
 	*pp = p;
