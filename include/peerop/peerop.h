@@ -26,5 +26,6 @@
 #include <peerop/predicate.h>
 #include <peerop/finalizer.h>
 #include <peerop/discovery.h>
+#include <peerop/events.h>
 
 #endif /* PEEROP_H */
