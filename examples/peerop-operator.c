@@ -3,27 +3,26 @@
  * Deployment of peerop-servers, their peers ConfigMap and a Service; see
  * examples/operator/ for what it creates and docs/operator.md.
  *
- * This file is the program around the library's controller runtime:
- * flags, the Kubernetes client, optional leader election, /metrics,
- * /healthz and /readyz, and signals (first SIGTERM/SIGINT: finish
- * in-flight reconciles within the grace period and exit 0; a second one:
- * exit at once; losing the lease: exit 1, as controller-runtime does, so
- * a deposed replica never writes again).
+ * This file is a declaration on the library's manager (peerop/manager.h):
+ * flags, then one controller with what it owns and watches. The manager
+ * does the rest: the client, leader election (losing the Lease exits 1 at
+ * once, as controller-runtime does, so a deposed replica never writes
+ * again), /metrics, /healthz and /readyz, and signals (first SIGTERM or
+ * SIGINT: in-flight reconciles get the grace period, exit 0; a second one:
+ * exit at once).
  */
 #include <getopt.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <peerop/peerop.h>
 #include "operator/operator.h"
 
 #define DEFAULT_IMAGE "peerop-server:" PEEROP_VERSION
 
 typedef struct opts {
-	const char *kubeconfig, *context, *ns, *metrics_listen, *lease_name, *lease_ns, *id;
+	const char *kubeconfig, *context, *ns, *metrics_listen, *health_listen, *lease_name, *lease_ns, *id;
 	const char *default_image, *log_format, *log_level;
 	int all_namespaces, leader_elect;
 	unsigned int workers, grace_s;
@@ -34,7 +33,8 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage: peerop-operator [--kubeconfig FILE] [--context NAME] [--namespace NS | --all-namespaces]\n"
 "                       [--workers N] [--leader-elect] [--lease-name NAME] [--lease-namespace NS]\n"
-"                       [--id NAME] [--metrics-listen ADDR:PORT] [--default-image IMAGE]\n"
+"                       [--id NAME] [--metrics-bind-address ADDR:PORT]\n"
+"                       [--health-probe-bind-address ADDR:PORT] [--default-image IMAGE]\n"
 "                       [--shutdown-grace SECONDS] [--log-format text|json] [--log-level LEVEL]\n"
 "\n"
 "Runs HTTPServers (peerop.io/v1alpha1): for each, a Deployment of peerop-servers that\n"
@@ -55,8 +55,10 @@ static void usage(FILE *f)
 "  --lease-namespace NS      its namespace (env PEEROP_LEASE_NAMESPACE, else POD_NAMESPACE;\n"
 "                            default: the watched namespace)\n"
 "  --id NAME                 this replica's identity (env POD_NAME; default: host name)\n"
-"  --metrics-listen ADDR:PORT  /metrics, /healthz, /readyz (env PEEROP_METRICS_LISTEN;\n"
-"                            default :8081; \"off\" disables)\n"
+"  --metrics-bind-address ADDR:PORT  /metrics (env PEEROP_METRICS_LISTEN; default :8081;\n"
+"                            \"0\" or \"off\" disables; --metrics-listen is the same flag)\n"
+"  --health-probe-bind-address ADDR:PORT  /healthz and /readyz (env PEEROP_HEALTH_LISTEN;\n"
+"                            default: the metrics address, one server for all three)\n"
 "  --default-image IMAGE     server image when an HTTPServer names none\n"
 "                            (env PEEROP_DEFAULT_IMAGE; default " DEFAULT_IMAGE ")\n"
 "  --shutdown-grace SECONDS  time in-flight reconciles get on SIGTERM (default 30)\n"
@@ -92,6 +94,8 @@ static int parse_args(opts *o, int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' }, { "leader-elect", no_argument, NULL, 'L' },
 		{ "lease-name", required_argument, NULL, 'l' }, { "lease-namespace", required_argument, NULL, 'N' },
 		{ "id", required_argument, NULL, 'i' }, { "metrics-listen", required_argument, NULL, 'm' },
+		{ "metrics-bind-address", required_argument, NULL, 'm' },
+		{ "health-probe-bind-address", required_argument, NULL, 'H' },
 		{ "default-image", required_argument, NULL, 'I' }, { "shutdown-grace", required_argument, NULL, 'g' },
 		{ "log-format", required_argument, NULL, 'f' }, { "log-level", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 }
@@ -107,6 +111,7 @@ static int parse_args(opts *o, int argc, char **argv)
 	o->lease_ns = env("PEEROP_LEASE_NAMESPACE") ? env("PEEROP_LEASE_NAMESPACE") : env("POD_NAMESPACE");
 	o->id = env("POD_NAME");
 	o->metrics_listen = env("PEEROP_METRICS_LISTEN") ? env("PEEROP_METRICS_LISTEN") : ":8081";
+	o->health_listen = env("PEEROP_HEALTH_LISTEN");
 	o->default_image = env("PEEROP_DEFAULT_IMAGE") ? env("PEEROP_DEFAULT_IMAGE") : DEFAULT_IMAGE;
 	o->log_format = env("PEEROP_LOG_FORMAT") ? env("PEEROP_LOG_FORMAT") : "text";
 	o->log_level = env("PEEROP_LOG_LEVEL") ? env("PEEROP_LOG_LEVEL") : "info";
@@ -127,6 +132,7 @@ static int parse_args(opts *o, int argc, char **argv)
 		case 'N': o->lease_ns = optarg; break;
 		case 'i': o->id = optarg; break;
 		case 'm': o->metrics_listen = optarg; break;
+		case 'H': o->health_listen = optarg; break;
 		case 'I': o->default_image = optarg; break;
 		case 'g': if (parse_uint(&o->grace_s, optarg, 1, 3600, "--shutdown-grace") < 0) return 2; break;
 		case 'f': o->log_format = optarg; break;
@@ -153,217 +159,81 @@ static int parse_args(opts *o, int argc, char **argv)
 
 /* ---- running ------------------------------------------------------------ */
 
-typedef struct app {
-	opts o;
-	peerop_kube_client *client;
-	peerop_controller *ctl;
-	peerop_httpd *httpd;
-	peerop_leader *leader;
-	op_state state;
-	pthread_mutex_t lock;
-	int started, lost_lease, stopping;
-} app;
-
-static int start_controller(app *a)
+/* "off" was this program's way to say none; the manager's is "0". */
+static const char *addr(const char *a)
 {
-	int rc = 0;
-
-	pthread_mutex_lock(&a->lock);
-	if (!a->started) {
-		rc = peerop_controller_start(a->ctl);
-		a->started = rc == 0;
-	}
-	pthread_mutex_unlock(&a->lock);
-	return rc;
-}
-
-static void on_started_leading(void *payload)
-{
-	app *a = payload;
-
-	peerop_log_emit(PEEROP_LOG_INFO, "operator", NULL, 0, "leading: starting the controller");
-	if (start_controller(a) < 0) {
-		peerop_log_emit(PEEROP_LOG_ERROR, "operator", NULL, 0, "cannot start the controller: %s",
-			peerop_error_last()->message);
-		kill(getpid(), SIGTERM);
-	}
-}
-
-static void on_stopped_leading(void *payload)
-{
-	app *a = payload;
-
-	int lost;
-
-	/* also called when we release the lease on the way out: not a loss */
-	pthread_mutex_lock(&a->lock);
-	lost = a->lost_lease = a->started && !a->stopping;
-	pthread_mutex_unlock(&a->lock);
-	if (lost) {
-		peerop_log_emit(PEEROP_LOG_ERROR, "operator", NULL, 0, "lost the lease: exiting");
-		kill(getpid(), SIGTERM);
-	}
-}
-
-static int build(app *a)
-{
-	peerop_kube_config_options co = PEEROP_KUBE_CONFIG_OPTIONS_INIT;
-	peerop_kube_config *cfg = NULL;
-	peerop_controller_options ctl = PEEROP_CONTROLLER_OPTIONS_INIT;
-	const char *ns;
-	int rc;
-
-	co.kubeconfig = a->o.kubeconfig;
-	co.context = a->o.context;
-	rc = a->o.kubeconfig ? peerop_kube_config_load(&cfg, &co) : peerop_kube_config_auto(&cfg, &co);
-	if (rc == 0)
-		rc = peerop_kube_client_new(&a->client, cfg, NULL);
-	peerop_kube_config_free(cfg);
-	if (rc < 0) {
-		fprintf(stderr, "peerop-operator: %s\n", peerop_error_last()->message);
-		return rc;
-	}
-	ns = a->o.all_namespaces ? "" : a->o.ns ? a->o.ns :
-		peerop_kube_config_namespace(peerop_kube_client_config(a->client));
-	a->state.cfg.default_image = a->o.default_image;
-	ctl.name = "httpserver";
-	ctl.primary = OP_HTTPSERVERS;
-	ctl.ns = ns ? ns : "default";
-	ctl.workers = a->o.workers;
-	ctl.field_manager = OP_MANAGER;
-	ctl.shutdown_grace_ms = a->o.grace_s * 1000u;
-	ctl.reconcile = op_reconcile;
-	ctl.payload = &a->state;
-	if ((rc = peerop_controller_new(&a->ctl, a->client, &ctl)) < 0 ||
-	    (rc = peerop_controller_owns(a->ctl, &OP_DEPLOYMENTS, OP_LABEL_MANAGED "=" OP_MANAGER)) < 0 ||
-	    (rc = peerop_controller_owns(a->ctl, &OP_CONFIGMAPS, OP_LABEL_MANAGED "=" OP_MANAGER)) < 0 ||
-	    (rc = peerop_controller_owns(a->ctl, &OP_SERVICES, OP_LABEL_MANAGED "=" OP_MANAGER)) < 0 ||
-	    (rc = peerop_controller_watches(a->ctl, &OP_PODS, OP_LABEL_MANAGED "=" OP_MANAGER, op_map_pod, NULL)) < 0 ||
-	    (rc = peerop_informer_add_label_index(peerop_controller_cache(a->ctl, &OP_PODS), "instance",
-			OP_LABEL_INSTANCE)) < 0) {
-		fprintf(stderr, "peerop-operator: %s\n", peerop_error_last()->message);
-		return rc;
-	}
-	peerop_log_emit(PEEROP_LOG_INFO, "operator", NULL, 0, "watching HTTPServers in %s",
-		*ctl.ns ? ctl.ns : "every namespace");
-
-	if (strcmp(a->o.metrics_listen, "off")) {
-		peerop_httpd_options ho = PEEROP_HTTPD_OPTIONS_INIT;
-		ho.listen = a->o.metrics_listen;
-		ho.identity = a->o.id ? a->o.id : "peerop-operator";
-		ho.threads = 1;
-		if ((rc = peerop_httpd_new(&a->httpd, &ho)) < 0 ||
-		    (rc = peerop_httpd_add_metrics(a->httpd, peerop_controller_collect_metrics, a->ctl)) < 0 ||
-		    (rc = peerop_httpd_add_metrics(a->httpd, peerop_kube_client_collect_metrics, a->client)) < 0) {
-			fprintf(stderr, "peerop-operator: --metrics-listen %s: %s\n", a->o.metrics_listen,
-				peerop_error_last()->message);
-			return rc;
-		}
-	}
-	if (a->o.leader_elect) {
-		peerop_leader_options lo = PEEROP_LEADER_OPTIONS_INIT;
-		lo.ns = a->o.lease_ns ? a->o.lease_ns : (*ctl.ns ? ctl.ns : NULL);
-		lo.name = a->o.lease_name;
-		lo.identity = a->o.id;
-		lo.on_started_leading = on_started_leading;
-		lo.on_stopped_leading = on_stopped_leading;
-		lo.payload = a;
-		if ((rc = peerop_leader_start(&a->leader, a->client, &lo)) < 0) {
-			fprintf(stderr, "peerop-operator: leader election: %s\n", peerop_error_last()->message);
-			return rc;
-		}
-		if (a->httpd && (rc = peerop_httpd_add_metrics(a->httpd, peerop_leader_collect_metrics, a->leader)) < 0)
-			return rc;
-	}
-	/* routes and collectors are added before the server starts */
-	if (a->httpd) {
-		if ((rc = peerop_httpd_start(a->httpd)) < 0) {
-			fprintf(stderr, "peerop-operator: --metrics-listen %s: %s\n", a->o.metrics_listen,
-				peerop_error_last()->message);
-			return rc;
-		}
-		peerop_log_emit(PEEROP_LOG_INFO, "operator", NULL, 0, "serving /metrics, /healthz and /readyz on port %u",
-			peerop_httpd_port(a->httpd));
-	}
-	if (!a->o.leader_elect && (rc = start_controller(a)) < 0) {
-		fprintf(stderr, "peerop-operator: %s\n", peerop_error_last()->message);
-		return rc;
-	}
-	return 0;
-}
-
-/* Ready: the caches have synced (or, as a standby, able to take over). */
-static void *ready_main(void *arg)
-{
-	app *a = arg;
-
-	if (a->o.leader_elect || peerop_controller_wait_synced(a->ctl, 0xffffffffu) == 0)
-		peerop_httpd_set_ready(a->httpd, 1);
-	return NULL;
+	return !a || !strcmp(a, "off") ? "0" : a;
 }
 
 int main(int argc, char **argv)
 {
-	app a;
+	opts o;
 	peerop_log_stream logs = { NULL, PEEROP_LOG_FORMAT_TEXT };
 	peerop_log_level level;
-	sigset_t sigs;
-	pthread_t ready;
-	int sig, rc, ready_started = 0;
+	peerop_manager_options mo = PEEROP_MANAGER_OPTIONS_INIT;
+	peerop_controller_options co = PEEROP_CONTROLLER_OPTIONS_INIT;
+	peerop_manager *m = NULL;
+	peerop_controller *c = NULL;
+	op_state state;
+	const char *ns;
+	int rc;
 
-	memset(&a, 0, sizeof(a));
-	if ((rc = parse_args(&a.o, argc, argv)) != 0)
+	if ((rc = parse_args(&o, argc, argv)) != 0)
 		return rc;
-	if (peerop_log_level_parse(&level, a.o.log_level) < 0) {
-		fprintf(stderr, "peerop-operator: --log-level: unknown level \"%s\"\n", a.o.log_level);
+	if (peerop_log_level_parse(&level, o.log_level) < 0) {
+		fprintf(stderr, "peerop-operator: --log-level: unknown level \"%s\"\n", o.log_level);
 		return 2;
 	}
-	/* signals are taken by sigwait() below; block them before any thread */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	pthread_mutex_init(&a.lock, NULL);
 	peerop_global_init();
 	logs.stream = stderr;
-	logs.format = strcmp(a.o.log_format, "json") ? PEEROP_LOG_FORMAT_TEXT : PEEROP_LOG_FORMAT_JSON;
+	logs.format = strcmp(o.log_format, "json") ? PEEROP_LOG_FORMAT_TEXT : PEEROP_LOG_FORMAT_JSON;
 	peerop_log_set_callback(peerop_log_stream_cb, level, &logs);
 
-	rc = build(&a);
-	if (rc == 0) {
-		if (a.httpd && pthread_create(&ready, NULL, ready_main, &a) == 0)
-			ready_started = 1;
-		sigwait(&sigs, &sig);
-		peerop_log_emit(PEEROP_LOG_INFO, "operator", NULL, 0, "%s: stopping (a second signal exits at once)",
-			sig == SIGTERM ? "SIGTERM" : "SIGINT");
-		/* a second signal ends the process at once, as kubectl users expect */
-		pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		pthread_mutex_lock(&a.lock);
-		a.stopping = 1;
-		pthread_mutex_unlock(&a.lock);
-		if (a.httpd)
-			peerop_httpd_set_ready(a.httpd, 0);
-		if (peerop_controller_stop(a.ctl) != 0)
-			rc = 1;
-	}
-	/* the lease goes last: released only once no reconcile runs */
-	pthread_mutex_lock(&a.lock);
-	a.stopping = 1;
-	pthread_mutex_unlock(&a.lock);
-	peerop_leader_free(a.leader);
-	peerop_controller_free(a.ctl);
-	if (ready_started)
-		pthread_join(ready, NULL);
-	if (a.httpd)
-		peerop_httpd_stop(a.httpd, 2000);
-	peerop_httpd_free(a.httpd);
-	peerop_kube_client_free(a.client);
-	peerop_global_cleanup();
-	pthread_mutex_destroy(&a.lock);
-	if (a.lost_lease)
+	mo.kubeconfig = o.kubeconfig;
+	mo.context = o.context;
+	mo.metrics_bind_address = addr(o.metrics_listen);
+	mo.health_probe_bind_address = addr(o.health_listen ? o.health_listen : o.metrics_listen);
+	mo.leader_elect = o.leader_elect;
+	mo.leader_election_id = o.lease_name;
+	/* the Lease lives in the watched namespace unless told otherwise (the
+	 * manager's default, the client's namespace, is that namespace when
+	 * --namespace is not given) */
+	mo.leader_election_namespace = o.lease_ns ? o.lease_ns : !o.all_namespaces ? o.ns : NULL;
+	mo.identity = o.id;
+	mo.graceful_shutdown_ms = o.grace_s * 1000u;
+	if ((rc = peerop_manager_new(&m, &mo)) < 0) {
+		fprintf(stderr, "peerop-operator: %s\n", peerop_error_last()->message);
+		peerop_global_cleanup();
 		return 1;
+	}
+	ns = o.all_namespaces ? "" : o.ns ? o.ns : peerop_kube_config_namespace(
+		peerop_kube_client_config(peerop_manager_client(m)));
+	memset(&state, 0, sizeof(state));
+	state.cfg.default_image = o.default_image;
+	co.name = "httpserver";
+	co.primary = OP_HTTPSERVERS;
+	co.ns = ns ? ns : "default";
+	co.workers = o.workers;
+	co.field_manager = OP_MANAGER;
+	co.reconcile = op_reconcile;
+	co.payload = &state;
+	if ((rc = peerop_manager_add_controller(&c, m, &co)) < 0 ||
+	    (rc = peerop_controller_owns(c, &OP_DEPLOYMENTS, OP_LABEL_MANAGED "=" OP_MANAGER)) < 0 ||
+	    (rc = peerop_controller_owns(c, &OP_CONFIGMAPS, OP_LABEL_MANAGED "=" OP_MANAGER)) < 0 ||
+	    (rc = peerop_controller_owns(c, &OP_SERVICES, OP_LABEL_MANAGED "=" OP_MANAGER)) < 0 ||
+	    (rc = peerop_controller_watches(c, &OP_PODS, OP_LABEL_MANAGED "=" OP_MANAGER, op_map_pod, NULL)) < 0 ||
+	    (rc = peerop_informer_add_label_index(peerop_controller_cache(c, &OP_PODS), "instance",
+			OP_LABEL_INSTANCE)) < 0) {
+		fprintf(stderr, "peerop-operator: %s\n", peerop_error_last()->message);
+		peerop_manager_free(m);
+		peerop_global_cleanup();
+		return 1;
+	}
+	peerop_log_emit(PEEROP_LOG_INFO, "operator", NULL, 0, "watching HTTPServers in %s",
+		*co.ns ? co.ns : "every namespace");
+	rc = peerop_manager_run(m);
+	peerop_manager_free(m);
+	peerop_global_cleanup();
 	return rc == 0 ? 0 : 1;
 }

@@ -89,7 +89,8 @@ PEEROP_EXTERN(int) peerop_httpd_new(peerop_httpd **out, const peerop_httpd_optio
 PEEROP_EXTERN(int) peerop_httpd_add_route(peerop_httpd *h, const char *path, unsigned int methods,
 	peerop_httpd_handler handler, void *payload)
 {
-	static const char *builtin[] = { "/ping", "/healthz", "/readyz", "/metrics" };
+	/* /healthz and /readyz may be replaced (a manager's probes run checks) */
+	static const char *builtin[] = { "/ping", "/metrics" };
 	peerop__httpd_route *r;
 	size_t i;
 

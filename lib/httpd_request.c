@@ -320,9 +320,12 @@ enum MHD_Result peerop__httpd_on_request(void *cls, struct MHD_Connection *c, co
 			return queue(h, c, 413, h->too_large);
 		return run_handler(req);
 	}
-	ret = serve_builtin(h, c, url, method, &handled);
-	if (handled)
-		return ret;
+	/* a route for /healthz or /readyz replaces the built-in one */
+	if ((strcmp(url, "/healthz") && strcmp(url, "/readyz")) || !find_route(h, url)) {
+		ret = serve_builtin(h, c, url, method, &handled);
+		if (handled)
+			return ret;
+	}
 	if (!(route = find_route(h, url)))
 		return queue(h, c, 404, h->not_found);
 	if (!allowed(route, method)) {

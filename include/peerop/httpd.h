@@ -106,8 +106,9 @@ typedef int (*peerop_httpd_handler)(peerop_httpd_request *req, void *payload);
 
 /**
  * Add a route for an exact path. Only before peerop_httpd_start().
- * A path may not be added twice; /ping, /healthz, /readyz and /metrics
- * are built in.
+ * A path may not be added twice; /ping and /metrics are built in; a
+ * route for /healthz or /readyz replaces the built-in one (for probes
+ * that run checks; peerop_httpd_set_ready() then no longer matters).
  *
  * @param methods PEEROP_HTTPD_* bits; other methods get 405 with `Allow`
  * @return 0, PEEROP_EINVAL (started already, path taken, path not starting with '/')

@@ -27,5 +27,6 @@
 #include <peerop/finalizer.h>
 #include <peerop/discovery.h>
 #include <peerop/events.h>
+#include <peerop/manager.h>
 
 #endif /* PEEROP_H */
