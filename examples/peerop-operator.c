@@ -174,6 +174,10 @@ int main(int argc, char **argv)
 	peerop_controller_options co = PEEROP_CONTROLLER_OPTIONS_INIT;
 	peerop_manager *m = NULL;
 	peerop_controller *c = NULL;
+	static const peerop_predicate preds[] = {
+		{ peerop_predicate_generation_changed, NULL }, { peerop_predicate_labels_changed, NULL },
+		{ peerop_predicate_annotations_changed, NULL },
+	};
 	op_state state;
 	const char *ns;
 	int rc;
@@ -218,6 +222,10 @@ int main(int argc, char **argv)
 	co.field_manager = OP_MANAGER;
 	co.reconcile = op_reconcile;
 	co.payload = &state;
+	/* its own status writes do not wake it again (it reads spec, labels
+	 * and annotations; its children's changes still queue it) */
+	co.predicates = preds;
+	co.npredicates = sizeof(preds) / sizeof(preds[0]);
 	if ((rc = peerop_manager_add_controller(&c, m, &co)) < 0 ||
 	    (rc = peerop_controller_owns(c, &OP_DEPLOYMENTS, OP_LABEL_MANAGED "=" OP_MANAGER)) < 0 ||
 	    (rc = peerop_controller_owns(c, &OP_CONFIGMAPS, OP_LABEL_MANAGED "=" OP_MANAGER)) < 0 ||
