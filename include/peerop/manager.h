@@ -7,17 +7,10 @@
  * election, the probe server (`/healthz` with registrable checks,
  * `/readyz` once every cache has synced), the `/metrics` server (on its
  * own address, or the probes' when both are the same), and signals. An
- * operator's main becomes a declaration:
- *
- * @code
- * peerop_manager_options mo = PEEROP_MANAGER_OPTIONS_INIT;
- * mo.leader_elect = 1;
- * mo.leader_election_id = "peerop-operator";
- * peerop_manager_new(&m, &mo);
- * peerop_manager_add_controller(&c, m, &controller_options);
- * peerop_controller_owns(c, &deployments, "app.kubernetes.io/managed-by=me");
- * return peerop_manager_run(m) == 0 ? 0 : 1;   // until SIGTERM
- * @endcode
+ * operator's main becomes a declaration: peerop_manager_new(), then
+ * peerop_manager_add_controller() and the controller's owned resources,
+ * then peerop_manager_run() until SIGTERM (docs/reconcile.md has the
+ * example; examples/peerop-operator.c is one).
  *
  * Leader election: with leader_elect, controllers run only while this
  * replica holds the Lease. Losing it ends the process at once with exit
