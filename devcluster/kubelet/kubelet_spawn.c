@@ -212,8 +212,11 @@ static void shim_main(const kl_spawn *sp, pid_t kubelet, int out, int errfd, int
 			report_errno(status, "unshare", NULL, errno);
 			_exit(1);
 		}
-		if (sp->hostname)
-			sethostname(sp->hostname, strlen(sp->hostname));
+		/* a pod whose hostname cannot be set would report another's */
+		if (sp->hostname && sethostname(sp->hostname, strlen(sp->hostname)) != 0) {
+			report_errno(status, "sethostname", NULL, errno);
+			_exit(1);
+		}
 		if (kl_fs_setup(sp->fs, msg, sizeof(msg)) != 0) {
 			put_report(status, "err", msg);
 			_exit(1);
