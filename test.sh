@@ -22,12 +22,24 @@ show_failures() {
 }
 
 make -j"$jobs" >/dev/null
+# The container images, built once per run (podman's layer cache keeps what
+# did not change) for tests/image-test.sh, which runs them.
+if [ "$(id -u)" = 0 ]; then
+	t0=$(date +%s)
+	"$top/scripts/images.sh"
+	PEEROP_IMAGES=$("$top/scripts/images.sh" --print-tags)
+	export PEEROP_IMAGES
+	echo "test.sh: images ready in $(( $(date +%s) - t0 )) s: $PEEROP_IMAGES"
+else
+	echo "test.sh: not root: no container images (rootful podman); tests/image-test.sh skips"
+fi
 if ! make -j"$jobs" check; then
 	show_failures
 	echo "test.sh: FAILED (logs above; build tree: $build)" >&2
 	exit 1
 fi
-if ! make -j"$jobs" distcheck >distcheck.log 2>&1; then
+# (the tarball's tests need not run the same images again)
+if ! PEEROP_IMAGES= make -j"$jobs" distcheck >distcheck.log 2>&1; then
 	tail -n 80 distcheck.log >&2
 	echo "test.sh: make distcheck FAILED (full log: $build/distcheck.log)" >&2
 	exit 1
