@@ -13,7 +13,9 @@
 #   pages.list             the names of the pages above, one a line (for install)
 #   undocumented.list      exported functions that have no doc comment
 #
-# A page is rewritten only when its text changes, so `make` stays quiet.
+# A page is rewritten only when its text changes, so `make` stays quiet, and
+# through a file of its own (PID-named) renamed over it, so two runs at once
+# (make install during make check) never mix.
 # Perl with only perl-base modules (Essential on Debian): nothing to install.
 # Doxygen would do this too, but its man output is one page per header file
 # with no per-function pages, and this header style (a few tags, `code`,
@@ -359,10 +361,10 @@ sub write_page {
 		close $old;
 		return if defined $cur && $cur eq $text;
 	}
-	open my $fh, '>', "$path.tmp" or die "mkman.pl: $path.tmp: $!\n";
+	open my $fh, ">", "$path.tmp.$$" or die "mkman.pl: $path.tmp.$$: $!\n";
 	print $fh $text;
-	close $fh or die "mkman.pl: $path.tmp: $!\n";
-	rename "$path.tmp", $path or die "mkman.pl: $path: $!\n";
+	close $fh or die "mkman.pl: $path.tmp.$$: $!\n";
+	rename "$path.tmp.$$", $path or die "mkman.pl: $path: $!\n";
 }
 
 sub page_name { my ($m) = @_; return $m eq 'peerop' ? 'libpeerop' : "libpeerop-$m"; }
