@@ -51,39 +51,7 @@ static const char *label(const json_t *obj, const char *key)
 		"labels"), key));
 }
 
-static int has_finalizer(const json_t *obj)
-{
-	size_t i;
-	json_t *f;
-	json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "finalizers"), i, f)
-		if (!strcmp(json_string_value(f) ? json_string_value(f) : "", FINALIZER))
-			return 1;
-	return 0;
-}
-
 /* ---- writes ---------------------------------------------------------------- */
-
-/* Add or remove our finalizer: a merge patch of the whole list, guarded by
- * the resourceVersion we read, so a concurrent change to the list gives
- * 409 Conflict (retried by the controller) instead of being overwritten. */
-static int set_finalizer(peerop_controller *c, const json_t *src, int want)
-{
-	json_t *list = json_array(), *patch, *f;
-	size_t i;
-	int rc;
-
-	json_array_foreach(json_object_get(json_object_get(src, "metadata"), "finalizers"), i, f)
-		if (strcmp(json_string_value(f) ? json_string_value(f) : "", FINALIZER))
-			json_array_append(list, f);
-	if (want)
-		json_array_append_new(list, json_string(FINALIZER));
-	patch = json_pack("{s:{s:o, s:s}}", "metadata", "finalizers", list,
-		"resourceVersion", meta_str(src, "resourceVersion"));
-	rc = patch ? peerop_kube_patch(NULL, peerop_controller_client(c), &CONFIGMAPS, meta_str(src, "namespace"),
-		meta_str(src, "name"), PEEROP_KUBE_PATCH_MERGE, patch, NULL) : PEEROP_ENOMEM;
-	json_decref(patch);
-	return rc;
-}
 
 /* The copy of src in namespace ns, as we want it: applied server-side, so
  * keys removed from the source leave the copy too (we owned them). */
@@ -137,13 +105,19 @@ static int reconcile_source(peerop_controller *c, const json_t *src, const char 
 
 	if (meta_str(src, "deletionTimestamp")) {
 		/* Being deleted: remove the copies, then let the deletion finish. */
-		if (!has_finalizer(src))
+		if (!peerop_finalizer_has(src, FINALIZER))
 			return 0;
 		rc = delete_copies(c, source_key);
-		return rc ? rc : set_finalizer(c, src, 0);
+		if (rc == 0)
+			rc = peerop_finalizer_remove(NULL, peerop_controller_client(c), &CONFIGMAPS, src, FINALIZER);
+		/* gone already: a reconcile from a cache copy older than our removal */
+		return rc == PEEROP_ENOTFOUND || rc == 1 ? 0 : rc;
 	}
-	if (!has_finalizer(src))
-		return set_finalizer(c, src, 1);   /* the update wakes us again */
+	if (!peerop_finalizer_has(src, FINALIZER)) {
+		/* the update wakes us again, with the finalizer in the cache */
+		rc = peerop_finalizer_add(NULL, peerop_controller_client(c), &CONFIGMAPS, src, FINALIZER);
+		return rc == 1 ? 0 : rc;
+	}
 
 	rc = peerop_informer_list(&nss, peerop_controller_cache(c, &NAMESPACES), NULL);
 	json_array_foreach(nss, i, n) {
