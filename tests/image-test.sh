@@ -41,7 +41,9 @@ prefix="peerop-it-$$"
 dcpid=
 cleanup() {
 	for c in $(podman ps -a --filter "name=^$prefix-" --format '{{.Names}}' 2>/dev/null); do
-		pm rm -f -t 0 "$c" >/dev/null 2>&1 || true
+		# --depend: server b shares a's network namespace, and podman
+		# refuses to remove a while b exists (a was left behind, stopped)
+		pm rm -f --depend -t 0 "$c" >/dev/null 2>&1 || true
 	done
 	if [ -n "$dcpid" ]; then kill -9 "$dcpid" 2>/dev/null || true; fi
 	rm -rf "$tmp"
