@@ -25,7 +25,7 @@ typedef struct opts {
 	const char *kubeconfig, *context, *ns, *metrics_listen, *health_listen, *lease_name, *lease_ns, *id;
 	const char *default_image, *log_format, *log_level;
 	int all_namespaces, leader_elect;
-	unsigned int workers, grace_s;
+	unsigned int workers, grace_s, coalesce_ms;
 } opts;
 
 static void usage(FILE *f)
@@ -35,7 +35,8 @@ static void usage(FILE *f)
 "                       [--workers N] [--leader-elect] [--lease-name NAME] [--lease-namespace NS]\n"
 "                       [--id NAME] [--metrics-bind-address ADDR:PORT]\n"
 "                       [--health-probe-bind-address ADDR:PORT] [--default-image IMAGE]\n"
-"                       [--shutdown-grace SECONDS] [--log-format text|json] [--log-level LEVEL]\n"
+"                       [--shutdown-grace SECONDS] [--peers-coalesce-ms MS]\n"
+"                       [--log-format text|json] [--log-level LEVEL]\n"
 "\n"
 "Runs HTTPServers (peerop.io/v1alpha1): for each, a Deployment of peerop-servers that\n"
 "ping each other, the ConfigMap listing their peers (updated in place as pods come and\n"
@@ -62,6 +63,9 @@ static void usage(FILE *f)
 "  --default-image IMAGE     server image when an HTTPServer names none\n"
 "                            (env PEEROP_DEFAULT_IMAGE; default " DEFAULT_IMAGE ")\n"
 "  --shutdown-grace SECONDS  time in-flight reconciles get on SIGTERM (default 30)\n"
+"  --peers-coalesce-ms MS    least time between two writes of an HTTPServer's peers\n"
+"                            ConfigMap; pod changes in between make one write\n"
+"                            (env PEEROP_PEERS_COALESCE_MS; default 1000; 0: none)\n"
 "  --log-format text|json    (env PEEROP_LOG_FORMAT; default text)\n"
 "  --log-level LEVEL         trace, debug, info, warn, error (env PEEROP_LOG_LEVEL; default info)\n"
 "  --help, --version\n");
@@ -98,6 +102,7 @@ static int parse_args(opts *o, int argc, char **argv)
 		{ "health-probe-bind-address", required_argument, NULL, 'H' },
 		{ "default-image", required_argument, NULL, 'I' }, { "shutdown-grace", required_argument, NULL, 'g' },
 		{ "log-format", required_argument, NULL, 'f' }, { "log-level", required_argument, NULL, 'v' },
+		{ "peers-coalesce-ms", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 }
 	};
 	const char *e;
@@ -118,7 +123,11 @@ static int parse_args(opts *o, int argc, char **argv)
 	o->leader_elect = (e = env("PEEROP_LEADER_ELECT")) && (!strcmp(e, "true") || !strcmp(e, "1"));
 	o->workers = 2;
 	o->grace_s = 30;
+	o->coalesce_ms = 1000;
 	if ((e = env("PEEROP_WORKERS")) && parse_uint(&o->workers, e, 1, 64, "PEEROP_WORKERS") < 0)
+		return 2;
+	if ((e = env("PEEROP_PEERS_COALESCE_MS")) &&
+	    parse_uint(&o->coalesce_ms, e, 0, 600000, "PEEROP_PEERS_COALESCE_MS") < 0)
 		return 2;
 	while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
 		switch (ch) {
@@ -135,6 +144,7 @@ static int parse_args(opts *o, int argc, char **argv)
 		case 'H': o->health_listen = optarg; break;
 		case 'I': o->default_image = optarg; break;
 		case 'g': if (parse_uint(&o->grace_s, optarg, 1, 3600, "--shutdown-grace") < 0) return 2; break;
+		case 'C': if (parse_uint(&o->coalesce_ms, optarg, 0, 600000, "--peers-coalesce-ms") < 0) return 2; break;
 		case 'f': o->log_format = optarg; break;
 		case 'v': o->log_level = optarg; break;
 		case 'h': usage(stdout); exit(0);
@@ -214,7 +224,13 @@ int main(int argc, char **argv)
 	ns = o.all_namespaces ? "" : o.ns ? o.ns : peerop_kube_config_namespace(
 		peerop_kube_client_config(peerop_manager_client(m)));
 	memset(&state, 0, sizeof(state));
+	if (op_state_init(&state) != 0) {
+		peerop_manager_free(m);
+		peerop_global_cleanup();
+		return 1;
+	}
 	state.cfg.default_image = o.default_image;
+	state.cfg.peers_coalesce_ms = o.coalesce_ms;
 	co.name = "httpserver";
 	co.primary = OP_HTTPSERVERS;
 	co.ns = ns ? ns : "default";
@@ -235,6 +251,7 @@ int main(int argc, char **argv)
 			OP_LABEL_INSTANCE)) < 0) {
 		fprintf(stderr, "peerop-operator: %s\n", peerop_error_last()->message);
 		peerop_manager_free(m);
+		op_state_dispose(&state);
 		peerop_global_cleanup();
 		return 1;
 	}
@@ -242,6 +259,7 @@ int main(int argc, char **argv)
 		*co.ns ? co.ns : "every namespace");
 	rc = peerop_manager_run(m);
 	peerop_manager_free(m);
+	op_state_dispose(&state);
 	peerop_global_cleanup();
 	return rc == 0 ? 0 : 1;
 }

@@ -62,8 +62,11 @@ YAML
 	set -- $(cut -d' ' -f1 "$tmp/keep.before")
 	[ $# -eq 3 ] || fail "expected 3 pods of keep: $(cat "$tmp/keep.before")"
 
-	# ---- 2. upgrade: CRDs first (helm never upgrades crds/), then the chart
-	run "$K" apply --server-side -f "$CHART/crds/"
+	# ---- 2. upgrade: CRDs first (helm never upgrades crds/), then the chart;
+	# helm 4 created the CRD by server-side apply: take its fields over
+	run_fails "$K" apply --server-side -f "$CHART/crds/"
+	expect err 'conflict with "helm"'
+	run "$K" apply --server-side --force-conflicts -f "$CHART/crds/"
 	run "$HELM" upgrade peerop "$CHART" --namespace ops --set sample.enabled=true \
 		--set sample.pingIntervalSeconds=1 --set tests.timeoutSeconds=120
 	expect out '^STATUS: deployed$'

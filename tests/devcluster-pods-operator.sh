@@ -56,6 +56,23 @@ YAML
 	[ -n "$spid" ] || fail "no process for $1"
 	[ "$(awk '/^Uid:/ {print $2}' "/proc/$spid/status")" = 65532 ] || fail "$1 does not run as 65532"
 
+	# an image change rolls the servers: new pods of the new image replace
+	# the old ones, which end; the new ones find each other
+	run "$K" patch hs web --type=merge -p '{"spec":{"image":"peerop-server:0.2.0"}}'
+	run "$K" rollout status deployment/web --timeout=120s
+	poll 120 sh -c "[ \"\$('$K' get hs web -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status} {.status.image}')\" = 'True peerop-server:0.2.0' ]" ||
+		fail "the HTTPServer is not ready on the new image: $("$K" get hs web -o yaml)"
+	poll 120 pods_are 3 || fail "not 3 pods after the roll"
+	run "$K" get pods -l app.kubernetes.io/instance=web -o jsonpath='{range .items[*]}{.metadata.name} {.spec.containers[0].image}{"\n"}{end}'
+	expect_not out ' peerop-server:0\.1\.0$'
+	for old in "$@"; do
+		if grep -q "^$old " "$tmp/out"; then fail "$old survived the image change"; fi
+	done
+	set -- $(cut -d' ' -f1 "$tmp/out")
+	poll 60 peers_are 3 || fail "the peers ConfigMap lists $("$K" get cm web-peers -o jsonpath='{.data.peers\.json}')"
+	poll 60 pinging "$1" "$2" || fail "$1 does not ping $2 after the roll"
+	poll 60 pinging "$3" "$1" || fail "$3 does not ping $1 after the roll"
+
 	# 3 to 1: two servers stop, the survivor's peers file has itself only
 	run "$K" scale hs web --replicas=1
 	poll 60 pods_are 1 || fail "still $("$K" get pods --no-headers | wc -l) pods"
