@@ -44,9 +44,13 @@ seen_pods() { "$K" -n ops get pods -o name >>"$tmp/pods" 2>/dev/null || true; }
 oplog() { "$K" -n ops logs deploy/peerop 2>&1 | tail -n 40; }
 
 suite() {
+	# pods share the host's ports here (each has its own address, but the
+	# operator listens on every address): a free port, not 8081, which
+	# another test run on the machine may hold
+	mport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')
 	run "$K" create namespace ops
 	# ---- 1. the previous release, and an HTTPServer made by hand
-	run "$HELM" install peerop "$PREV" --namespace ops
+	run "$HELM" install peerop "$PREV" --namespace ops --set metrics.port="$mport"
 	expect out '^STATUS: deployed$'
 	run "$K" -n ops rollout status deployment/peerop --timeout=120s
 	cat >"$tmp/keep.yaml" <<'YAML'
@@ -67,7 +71,7 @@ YAML
 	run_fails "$K" apply --server-side -f "$CHART/crds/"
 	expect err 'conflict with "helm"'
 	run "$K" apply --server-side --force-conflicts -f "$CHART/crds/"
-	run "$HELM" upgrade peerop "$CHART" --namespace ops --set sample.enabled=true \
+	run "$HELM" upgrade peerop "$CHART" --namespace ops --set metrics.port="$mport" --set sample.enabled=true \
 		--set sample.pingIntervalSeconds=1 --set tests.timeoutSeconds=120
 	expect out '^STATUS: deployed$'
 	run "$HELM" -n ops history peerop
