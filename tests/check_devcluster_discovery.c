@@ -597,15 +597,15 @@ START_TEST(test_table_crd_columns)
 	ck_assert_int_eq(code, 201);
 	json_decref(j);
 	tab = table_get(t, HS);
-	assert_columns(tab, "[\"Name\",\"Replicas\",\"Ready\",\"Age\"]");
+	assert_columns(tab, "[\"Name\",\"Replicas\",\"Ready\",\"Peers\",\"Status\",\"Image\",\"Age\"]");
 	c = json_object_get(tab, "columnDefinitions");
 	ck_assert_str_eq(dc_json_str(json_array_get(c, 1), "type"), "integer");
 	ck_assert_str_eq(dc_json_str(json_array_get(c, 1), "description"), "The number of servers asked for.");
-	ck_assert_str_eq(dc_json_str(json_array_get(c, 3), "type"), "date");
+	ck_assert_str_eq(dc_json_str(json_array_get(c, 6), "type"), "date");
 	ck_assert_str_eq(json_string_value(cell(tab, 0, 0)), "web");
 	ck_assert_int_eq(json_integer_value(cell(tab, 0, 1)), 2);
 	ck_assert(json_is_null(cell(tab, 0, 2)));   /* no status yet: <none> */
-	ck_assert(json_string_value(cell(tab, 0, 3))[strlen(json_string_value(cell(tab, 0, 3))) - 1] == 's');
+	ck_assert(json_string_value(cell(tab, 0, 6))[strlen(json_string_value(cell(tab, 0, 6))) - 1] == 's');
 	json_decref(tab);
 	j = dct_patch(t, &code, HS "/web/status", "application/merge-patch+json", "{\"status\":{\"readyReplicas\":1}}");
 	ck_assert_int_eq(code, 200);

@@ -38,7 +38,7 @@ START_TEST(test_defaults)
 	j = hs_create(t, &code, "{\"replicas\":3}", NULL);
 	ck_assert_int_eq(code, 201);
 	ck_assert_int_eq(json_integer_value(dc_json_path(j, "spec.replicas")), 3);
-	ck_assert_str_eq(dc_json_str(j, "spec.image"), "peerop-server:0.1.0");
+	ck_assert_ptr_null(dc_json_path(j, "spec.image")); /* no default: the operator's --default-image */
 	ck_assert_int_eq(json_integer_value(dc_json_path(j, "spec.port")), 8080);
 	ck_assert_int_eq(json_integer_value(dc_json_path(j, "spec.pingIntervalSeconds")), 60);
 	ck_assert_str_eq(dc_json_str(j, "spec.logFormat"), "text");
@@ -55,7 +55,7 @@ START_TEST(test_defaults)
 	j = hs_create(t, &code, "{\"image\":null}", NULL);
 	ck_assert_int_eq(code, 201);
 	ck_assert_int_eq(json_integer_value(dc_json_path(j, "spec.replicas")), 1);
-	ck_assert_str_eq(dc_json_str(j, "spec.image"), "peerop-server:0.1.0");
+	ck_assert_ptr_null(dc_json_path(j, "spec.image"));
 	json_decref(j);
 	j = dct_call(t, &code, "DELETE", HS "/web", NULL);
 	json_decref(j);
@@ -126,7 +126,7 @@ START_TEST(test_pruning_and_strict)
 	long code;
 	json_t *j;
 	dct_make_crd(t);
-	/* without Strict: unknown fields are dropped; resources keeps anything */
+	/* without Strict: unknown fields are dropped, in resources too (requests and limits only) */
 	j = dct_call(t, &code, "POST", HS, "{\"apiVersion\":\"peerop.io/v1alpha1\",\"kind\":\"HTTPServer\","
 		"\"metadata\":{\"name\":\"web\",\"bogus\":1,\"labels\":{\"a\":\"b\"}},\"extra\":{\"x\":1},"
 		"\"spec\":{\"replicas\":1,\"colour\":\"red\",\"resources\":{\"limits\":{\"cpu\":\"1\"},\"anything\":[1]}}}");
@@ -136,7 +136,7 @@ START_TEST(test_pruning_and_strict)
 	ck_assert_ptr_null(dc_json_path(j, "metadata.bogus"));
 	ck_assert_str_eq(dc_json_str(j, "metadata.labels.a"), "b");
 	ck_assert_str_eq(dc_json_str(j, "spec.resources.limits.cpu"), "1");
-	ck_assert_ptr_nonnull(dc_json_path(j, "spec.resources.anything"));
+	ck_assert_ptr_null(dc_json_path(j, "spec.resources.anything"));
 	json_decref(j);
 	j = dct_call(t, &code, "DELETE", HS "/web", NULL);
 	json_decref(j);
@@ -148,6 +148,10 @@ START_TEST(test_pruning_and_strict)
 		"error: unknown field \"spec.colour\", unknown field \"spec.shape\"");
 	json_decref(j);
 	j = hs_create(t, &code, "{\"replicas\":1,\"resources\":{\"free\":\"form\"}}", "?fieldValidation=Strict");
+	ck_assert_int_eq(code, 400);
+	ck_assert_ptr_nonnull(strstr(msg(j), "unknown field \"spec.resources.free\""));
+	json_decref(j);
+	j = hs_create(t, &code, "{\"replicas\":1,\"resources\":{\"limits\":{\"cpu\":\"1\"}}}", "?fieldValidation=Strict");
 	ck_assert_int_eq(code, 201);
 	json_decref(j);
 	j = hs_create(t, &code, "{}", "?fieldValidation=Bogus");
@@ -191,11 +195,11 @@ START_TEST(test_update_patch_scale_status)
 	ck_assert_ptr_nonnull(strstr(msg(j), "spec.port in body must be of type integer"));
 	json_decref(j);
 	/* the scale subresource obeys the schema's maximum */
-	j = dct_patch(t, &code, HS "/web/scale", "application/merge-patch+json", "{\"spec\":{\"replicas\":101}}");
+	j = dct_patch(t, &code, HS "/web/scale", "application/merge-patch+json", "{\"spec\":{\"replicas\":1001}}");
 	ck_assert_int_eq(code, 422);
-	ck_assert_ptr_nonnull(strstr(msg(j), "spec.replicas: Invalid value: 101: spec.replicas in body should be less than or equal to 100"));
+	ck_assert_ptr_nonnull(strstr(msg(j), "spec.replicas: Invalid value: 1001: spec.replicas in body should be less than or equal to 1000"));
 	json_decref(j);
-	j = dct_patch(t, &code, HS "/web/scale", "application/merge-patch+json", "{\"spec\":{\"replicas\":100}}");
+	j = dct_patch(t, &code, HS "/web/scale", "application/merge-patch+json", "{\"spec\":{\"replicas\":1000}}");
 	ck_assert_int_eq(code, 200);
 	json_decref(j);
 

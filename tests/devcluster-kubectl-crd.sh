@@ -52,9 +52,9 @@ suite() {
 	run "$K" apply -f "$tmp/hs.yaml"
 	expect out '^httpserver.peerop.io/web configured$'
 
-	# the schema's defaults are filled in
-	run "$K" get hs web -o jsonpath='{.spec.image} {.spec.port} {.spec.logFormat} {.spec.pingIntervalSeconds}'
-	expect out '^peerop-server:0.1.0 8080 text 60$'
+	# the schema's defaults are filled in (not the image: the operator's --default-image)
+	run "$K" get hs web -o jsonpath='{.spec.image}/{.spec.port} {.spec.logFormat} {.spec.pingIntervalSeconds}'
+	expect out '^/8080 text 60$'
 
 	# validation: the field is named, the exit code says it, nothing is stored
 	cat >"$tmp/bad.yaml" <<YAML
@@ -101,7 +101,7 @@ YAML
 
 	# get: the CRD's printer columns
 	run "$K" get httpservers
-	expect out '^NAME +REPLICAS +READY +AGE$'
+	expect out '^NAME +REPLICAS +READY +PEERS +STATUS +AGE$'
 	expect out '^web +3 +[0-9]+s$'
 	run "$K" get hs web --show-labels
 	expect out '^web +3 .*tier=front$'
@@ -128,11 +128,11 @@ YAML
 	poll 60 grep -Eq '^web +5 ' "$tmp/watch.out" || fail "get -w did not see the change: $(cat "$tmp/watch.out")"
 	kill "$wpid" 2>/dev/null || true
 	wait "$wpid" 2>/dev/null || true
-	grep -Eq '^NAME +REPLICAS +READY +AGE$' "$tmp/watch.out" || fail "get -w: no header"
+	grep -Eq '^NAME +REPLICAS +READY +PEERS +STATUS +AGE$' "$tmp/watch.out" || fail "get -w: no header"
 	run "$K" get hs web -o jsonpath='{.spec.replicas}'
 	expect out '^5$'
-	run_fails "$K" scale hs web --replicas=101
-	expect err 'spec.replicas: Invalid value: 101: spec.replicas in body should be less than or equal to 100'
+	run_fails "$K" scale hs web --replicas=1001
+	expect err 'spec.replicas: Invalid value: 1001: spec.replicas in body should be less than or equal to 1000'
 
 	# wait: the condition is set through the status subresource
 	"$K" wait --for=condition=Ready hs/web --timeout=60s >"$tmp/wait.out" 2>&1 &
@@ -145,7 +145,7 @@ YAML
 	run "$K" wait --for=condition=Ready hs/web --timeout=5s
 	run_fails "$K" wait --for=condition=Degraded hs/web --timeout=1s
 	run "$K" get hs web
-	expect out '^web +5 +5 +[0-9]+s$'
+	expect out '^web +5 +5 +(<none> +)?AllReady +[0-9]+s$'   # 1.32 prints no <none>
 
 	run "$K" describe hs web
 	expect out '^Name: +web$'
