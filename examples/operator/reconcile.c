@@ -104,6 +104,8 @@ static const char *str(const json_t *obj, const char *key)
 typedef struct outcome {
 	const json_t *deploy;    /* the cached Deployment, or NULL */
 	json_t *members;         /* the peer list given to the servers, or NULL: unchanged */
+	unsigned long long peers_due_ms;  /* a changed list waits this long (coalescing); 0: none */
+	long long peers_now;     /* servers in the current list (written or not); -1: unknown */
 	char failure[512];       /* an API error of this run, "" if none */
 } outcome;
 
@@ -137,7 +139,19 @@ static json_t *compute_status(const op_spec *s, const json_t *old_status, const 
 		peerop_condition_set(conds, "Degraded", "True", "InvalidSpec", msg, s->generation, 0);
 	} else {
 		int done = rolled && ready == s->replicas && have == s->replicas && updated == s->replicas;
-		if (done) {
+		if (done && o->peers_now != s->replicas && !o->peers_due_ms) {
+			/* the pod cache has not caught up with the Deployment yet */
+			snprintf(msg, sizeof(msg), "%lld of %lld servers ready; %lld in the pods' peer list", ready,
+				s->replicas, o->peers_now);
+			peerop_condition_set(conds, "Ready", "False", "PeerListPending", msg, s->generation, 0);
+			peerop_condition_set(conds, "Progressing", "True", "PeerListPending", msg, s->generation, 0);
+		} else if (done && o->peers_due_ms) {
+			/* Ready promises a current peer list: not while one waits */
+			snprintf(msg, sizeof(msg), "%lld of %lld servers ready; their new peer list is written in %llu ms",
+				ready, s->replicas, o->peers_due_ms);
+			peerop_condition_set(conds, "Ready", "False", "PeerListPending", msg, s->generation, 0);
+			peerop_condition_set(conds, "Progressing", "True", "PeerListPending", msg, s->generation, 0);
+		} else if (done) {
 			snprintf(msg, sizeof(msg), "%lld of %lld servers ready", ready, s->replicas);
 			peerop_condition_set(conds, "Ready", "True", "AllReplicasReady", msg, s->generation, 0);
 			peerop_condition_set(conds, "Progressing", "False", "Complete", msg, s->generation, 0);
@@ -212,6 +226,7 @@ static int ensure_peers(peerop_controller *c, op_state *st, const op_spec *s, co
 
 	if ((rc = op_peers_json(&peers, &members, pods, s->port)) < 0)
 		return rc;
+	o->peers_now = (long long)json_array_size(members);
 	intent = op_peers_configmap(s, hs, peers);
 	peerop_free(peers);
 	if (!intent) {
@@ -231,7 +246,7 @@ static int ensure_peers(peerop_controller *c, op_state *st, const op_spec *s, co
 		last = write_time(st, key, 0, 0);
 		now = now_ms();
 		if (window && last && now - last < window) {
-			result->requeue_after_ms = window - (now - last);
+			result->requeue_after_ms = o->peers_due_ms = window - (now - last);
 			json_decref(live);
 			json_decref(intent);
 			json_decref(members);
@@ -280,6 +295,7 @@ int op_reconcile(peerop_controller *c, const peerop_reconcile_request *req,
 	int rc = 0, rc2;
 
 	memset(&o, 0, sizeof(o));
+	o.peers_now = -1;
 	snprintf(key, sizeof(key), "%s/%s", req->ns, req->name);
 	if (peerop_informer_get(&hs, peerop_controller_cache(c, NULL), req->ns, req->name) != 0) {
 		write_time(st, key, 0, 1);
