@@ -95,13 +95,17 @@ KLABEL="$K"
 start_server
 suite
 stop_server
-# every server process is gone with the pods. Only this build tree's
-# servers count: other test runs on the machine (a parallel distcheck,
-# another checkout) run pods of the same names.
+# every server process is gone with the pods. Only this control plane's
+# servers count: other tests of the same build tree (demo-test, in
+# parallel) and other checkouts run pods of the same names, but each
+# pod's environment names its own API server's port.
+apiport=$(sed -n 's|.*"\{0,1\}server"\{0,1\}: *"\{0,1\}https\{0,1\}://[^:/]*:\([0-9][0-9]*\).*|\1|p' "$KUBECONFIG" | head -n 1)
+[ -n "$apiport" ] || fail "no server port in $KUBECONFIG"
 left=
 for d in /proc/[0-9]*; do
 	exe=$(readlink "$d/exe" 2>/dev/null) || continue
 	case $exe in "$builddir"/*) ;; *) continue ;; esac
+	{ tr '\0' '\n' <"$d/environ"; } 2>/dev/null | grep -qx "KUBERNETES_SERVICE_PORT=$apiport" || continue
 	if { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | grep -q -- "--id web-"; then
 		left="$left ${d#/proc/}"
 	fi
